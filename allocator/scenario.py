@@ -1,0 +1,851 @@
+"""The scenario model: what a planner writes, validated and typed, with guideline presets resolved.
+
+`load_scenario(path)` reads a YAML or TOML file and returns a `Scenario`, or raises a
+`ScenarioError` that lists every mistake in the file at once, each with file, field path,
+line number, the bad value and what would be right.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from . import curves
+from .errors import Problem, ScenarioError
+from .source import PathKey, Source, format_path, parse_text, read_source
+
+__all__ = [
+    "Scenario",
+    "LineSpec",
+    "StageSpec",
+    "Selector",
+    "ConstraintSpec",
+    "PoolSpec",
+    "GuidelineSpec",
+    "Goal",
+    "Mode",
+    "DEFAULT_STAGES",
+    "GUIDELINE_PRESETS",
+    "load_scenario",
+    "scenario_from_data",
+    "json_schema",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+# --- value types ----------------------------------------------------------------------------
+
+
+def _share(value: Any) -> Any:
+    """Shares are fractions 0-1 in code; the file may also say '70%'."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            value = float(value.strip()[:-1].replace(",", ".")) / 100.0
+        except ValueError:
+            raise ValueError(f"'{value}' is not a percentage; write e.g. '70%' or 0.7") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value > 1:
+            hint = f" (did you mean '{value:g}%'?)" if value <= 100 else ""
+            raise ValueError(f"a share must be between 0 and 100 %, got {value:g}{hint}; "
+                             "write a fraction like 0.7 or a percentage like '70%'")
+        if value < 0:
+            raise ValueError(f"a share must be between 0 and 100 %, got {value:g}")
+    return value
+
+
+Share = Annotated[float, BeforeValidator(_share)]
+Money = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class Range(_Model):
+    """A range of money or outcomes; either end may be left open."""
+
+    min: Money | None = None
+    max: Money | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f}); swap them")
+        return self
+
+
+class ShareRange(_Model):
+    min: Share | None = None
+    max: Share | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ShareRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:.0%}) is above max ({self.max:.0%}); swap them")
+        return self
+
+
+def _budget(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"a budget must be 0 or more, got {value:g}")
+        return {"min": value, "max": value}
+    return value
+
+
+class Budget(_Model):
+    """Total budget: `budget: 100000` (exact), `{max: 100000}`, or `{min: .., max: ..}`."""
+
+    min: Money | None = None
+    max: Money | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Budget:
+        if self.min is None and self.max is None:
+            raise ValueError("give the budget as a number (exact) or as {min, max}, "
+                             "e.g. budget: 100000 or budget: {max: 100000}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f}); swap them")
+        return self
+
+    @property
+    def exact(self) -> bool:
+        return self.min is not None and self.min == self.max
+
+    @property
+    def upper(self) -> float:
+        return math.inf if self.max is None else self.max
+
+
+# --- stages, platforms ----------------------------------------------------------------------
+
+
+class StageSpec(_Model):
+    """A funnel stage: its KPI and how planners quote its unit cost."""
+
+    kpi: str
+    unit_cost_label: str = "cost per outcome"
+    per: Positive = 1.0
+    value_per_outcome: Money | None = None
+    revenue_per_outcome: Money | None = None
+    description: str | None = None
+
+
+DEFAULT_STAGES: dict[str, StageSpec] = {
+    "awareness": StageSpec(kpi="impressions", unit_cost_label="CPM", per=1000,
+                           description="prospecting, top of funnel: reach and ad recall"),
+    "consideration": StageSpec(kpi="link clicks", unit_cost_label="CPC",
+                               description="site visits, engagement, micro-conversions"),
+    "conversion": StageSpec(kpi="conversions", unit_cost_label="CPA",
+                            description="purchases, leads, sign-ups"),
+    "loyalty": StageSpec(kpi="repeat purchases", unit_cost_label="cost per repeat purchase",
+                         description="upsell, cross-sell, retention"),
+    "advocacy": StageSpec(kpi="referrals", unit_cost_label="cost per referral",
+                          description="mentions, referral and affiliate sales"),
+}
+
+
+def _stages(value: Any) -> Any:
+    """`stages` may list known stage names, or map names to (partial) specs."""
+    if value is None:
+        return {name: spec.model_dump() for name, spec in DEFAULT_STAGES.items()}
+    if isinstance(value, list):
+        value = {name: {} for name in value} if all(isinstance(n, str) for n in value) else value
+    if isinstance(value, dict):
+        out = {}
+        for name, spec in value.items():
+            known = DEFAULT_STAGES.get(name)
+            base = known.model_dump(exclude_none=True) if known else {}
+            if spec is None:
+                spec = {}
+            if isinstance(spec, dict):
+                out[name] = {**base, **spec}  # an unknown stage without kpi fails validation
+            else:
+                out[name] = spec
+        return out
+    return value
+
+
+def _platforms(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(p, str) for p in value):
+        return {p: {} for p in value}
+    return value
+
+
+class PlatformSpec(_Model):
+    label: str | None = None
+
+
+# --- curves ---------------------------------------------------------------------------------
+
+
+class _CurveBase(_Model):
+    spread: Share | None = Field(
+        default=None, description="relative uncertainty of the response scale (0.2 = +-20 %)")
+
+    def build(self, per: float) -> curves.Curve:
+        raise NotImplementedError
+
+
+class HillSpec(_CurveBase):
+    type: Literal["hill"]
+    vmax: Positive = Field(description="saturation: the outcome approached at infinite spend")
+    k: Positive = Field(description="spend at which half of vmax is reached")
+    s: Positive = Field(default=1.0, description="slope; > 1 makes an S-curve")
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.Hill(self.vmax, self.k, self.s)
+
+
+class ExponentialSpec(_CurveBase):
+    type: Literal["exponential"]
+    vmax: Positive
+    k: Positive
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.Exponential(self.vmax, self.k)
+
+
+class PowerSpec(_CurveBase):
+    type: Literal["power"]
+    a: Positive
+    b: Annotated[float, Field(gt=0, le=1)]
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.Power(self.a, self.b)
+
+
+class LogSpec(_CurveBase):
+    type: Literal["log"]
+    a: Positive
+    k: Positive
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.Log(self.a, self.k)
+
+
+class LinearSpec(_CurveBase):
+    type: Literal["linear"]
+    unit_cost: Positive = Field(description="cost per `per` outcomes (CPM with per 1000)")
+    per: Positive | None = None
+    cap: Positive | None = Field(default=None, description="the most outcomes it can buy")
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.Linear(self.unit_cost / (self.per or per),
+                             math.inf if self.cap is None else self.cap)
+
+
+class PointsSpec(_CurveBase):
+    type: Literal["points"]
+    spend: list[Money] = Field(min_length=2)
+    outcome: list[Money] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _monotone(self) -> PointsSpec:
+        if len(self.spend) != len(self.outcome):
+            raise ValueError(f"spend has {len(self.spend)} points but outcome has "
+                             f"{len(self.outcome)}; give one outcome per spend point")
+        if any(b <= a for a, b in zip(self.spend, self.spend[1:], strict=False)):
+            raise ValueError("spend points must strictly increase, e.g. [0, 10000, 20000]")
+        if any(b < a for a, b in zip(self.outcome, self.outcome[1:], strict=False)):
+            raise ValueError("outcome points must not decrease as spend grows")
+        if self.outcome[-1] <= (self.outcome[0] if self.spend[0] == 0 else 0):
+            raise ValueError("this curve has no positive response: more spend never buys "
+                             "more outcome; give rising outcome points")
+        return self
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.Points(tuple(self.spend), tuple(self.outcome))
+
+
+class UnitCostRiseSpec(_CurveBase):
+    """Planner terms: 'at spend S the CPM is C, and doubling spend raises it by r'."""
+
+    type: Literal["unit_cost_rise"]
+    unit_cost: Positive = Field(description="unit cost (CPM, CPC, CPA) quoted at at_spend")
+    at_spend: Positive
+    rise_per_doubling: Share = Field(description="how much the unit cost rises when spend "
+                                     "doubles, e.g. '25%'")
+    per: Positive | None = None
+
+    @field_validator("rise_per_doubling")
+    @classmethod
+    def _below_one(cls, v: float) -> float:
+        if v >= 1.0:
+            raise ValueError(f"a rise of {v:.0%} per doubling means more spend buys nothing "
+                             "more (no positive response); use a rise below 100 %")
+        return v
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.from_unit_cost_rise(self.unit_cost, self.at_spend,
+                                          self.rise_per_doubling, self.per or per)
+
+
+class UnitCostSaturationSpec(_CurveBase):
+    """Planner terms: 'the first clicks cost C, the audience saturates at N'."""
+
+    type: Literal["unit_cost_saturation"]
+    unit_cost: Positive = Field(description="unit cost of the first outcomes")
+    saturation: Positive = Field(description="the most outcomes this line can ever buy")
+    per: Positive | None = None
+
+    def build(self, per: float) -> curves.Curve:
+        return curves.from_unit_cost_saturation(self.unit_cost, self.saturation,
+                                                self.per or per)
+
+
+CurveSpec = Annotated[
+    HillSpec | ExponentialSpec | PowerSpec | LogSpec | LinearSpec | PointsSpec
+    | UnitCostRiseSpec | UnitCostSaturationSpec,
+    Field(discriminator="type"),
+]
+CURVE_TYPES = ["hill", "exponential", "power", "log", "linear", "points",
+               "unit_cost_rise", "unit_cost_saturation"]
+
+
+# --- lines, selectors, constraints ----------------------------------------------------------
+
+TAGS = ("name", "stage", "platform", "market", "period", "kind")
+
+
+class LineSpec(_Model):
+    """One budget line: a stage x platform (x market, period) with its response curve."""
+
+    name: str | None = None
+    stage: str
+    platform: str
+    market: str | None = None
+    period: str | None = None
+    kind: Literal["paid", "owned"] = "paid"
+    curve: CurveSpec
+    value_per_outcome: Money | None = Field(
+        default=None, description="worth of one outcome in currency (defaults to the stage's)")
+    revenue_per_outcome: Money | None = Field(
+        default=None, description="revenue one outcome brings, for ROAS (defaults to the stage's)")
+    min: Money = 0.0
+    max: Money | None = None
+    min_if_active: Money | None = Field(
+        default=None, description="spend is 0 or at least this (learning-phase threshold)")
+    baseline: Money | None = Field(default=None, description="what this line spends today")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> LineSpec:
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f}); "
+                             "lower min or raise max")
+        if self.max is not None and self.min_if_active is not None \
+                and self.min_if_active > self.max:
+            raise ValueError(f"min_if_active ({self.min_if_active:,.0f}) is above max "
+                             f"({self.max:,.0f}): the line could never be active")
+        return self
+
+    def tag(self, key: str) -> str | None:
+        return getattr(self, key)
+
+    @property
+    def upper(self) -> float:
+        return math.inf if self.max is None else self.max
+
+
+def _selector(value: Any) -> Any:
+    return {} if value is None else value
+
+
+class Selector(_Model):
+    """Lines chosen by tags; each tag takes one value or a list. `{}` selects every line."""
+
+    name: str | list[str] | None = None
+    stage: str | list[str] | None = None
+    platform: str | list[str] | None = None
+    market: str | list[str] | None = None
+    period: str | list[str] | None = None
+    kind: str | list[str] | None = None
+
+    def items(self) -> list[tuple[str, list[str]]]:
+        out = []
+        for key in TAGS:
+            v = getattr(self, key)
+            if v is not None:
+                out.append((key, [v] if isinstance(v, str) else list(v)))
+        return out
+
+    def matches(self, line: LineSpec) -> bool:
+        return all(line.tag(key) in values for key, values in self.items())
+
+    @property
+    def label(self) -> str:
+        parts = [f"{k}={'|'.join(v)}" for k, v in self.items()]
+        return ",".join(parts) if parts else "total"
+
+
+SelectorField = Annotated[Selector, BeforeValidator(_selector)]
+
+
+class ConstraintSpec(_Model):
+    """Bounds on a group of lines: spend share, spend, outcome, CPA, ROAS, mROAS, active count."""
+
+    name: str | None = None
+    select: SelectorField = Field(default_factory=Selector)
+    share: ShareRange | None = Field(default=None, description="share of total spend")
+    spend: Range | None = None
+    outcome: Range | None = Field(default=None, description="KPI floor / ceiling (outcomes)")
+    cpa_max: Positive | None = Field(default=None, description="spend / outcome at most this")
+    roas_min: Money | None = Field(default=None, description="revenue / spend at least this")
+    marginal_roas_min: Money | None = Field(
+        default=None, description="revenue of the last unit of currency at least this")
+    max_active: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="at most this many lines of the group get spend")
+
+    @model_validator(mode="after")
+    def _something(self) -> ConstraintSpec:
+        if all(getattr(self, f) is None for f in
+               ("share", "spend", "outcome", "cpa_max", "roas_min", "marginal_roas_min",
+                "max_active")):
+            raise ValueError("a constraint needs at least one of share, spend, outcome, "
+                             "cpa_max, roas_min, marginal_roas_min, max_active")
+        return self
+
+    def label(self, kind: str) -> str:
+        return self.name or f"{kind}[{self.select.label}]"
+
+
+class PoolSpec(_Model):
+    """Retargeting audience: outcome of `lines` <= rate x outcome of `source` (upstream)."""
+
+    name: str | None = None
+    lines: SelectorField
+    source: SelectorField
+    rate: Positive = Field(description="outcomes the lines can reach per upstream outcome")
+
+    @property
+    def label(self) -> str:
+        return self.name or f"pool[{self.lines.label}<-{self.source.label}]"
+
+
+GUIDELINE_PRESETS: dict[str, dict[str, tuple[float, float]]] = {
+    # the paid social funnel article: 70-80 % prospecting, then about 10 % / 20 %
+    # consideration / conversion ("test what works": bands, not points)
+    "paid-social-funnel": {"awareness": (0.70, 0.80), "consideration": (0.05, 0.15),
+                           "conversion": (0.10, 0.20)},
+}
+
+
+class GuidelineSpec(_Model):
+    """Stage share bands from a preset, hard or soft, with per-scenario overrides."""
+
+    preset: str | None = "paid-social-funnel"
+    enforce: Literal["hard", "soft"] = "hard"
+    penalty_per_point: Money | None = Field(
+        default=None, description="soft only: objective lost per percentage point outside a band")
+    bands: dict[str, ShareRange] = Field(default_factory=dict)
+
+    @field_validator("preset")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in GUIDELINE_PRESETS:
+            raise ValueError(f"unknown preset '{v}'{_did_you_mean(v, GUIDELINE_PRESETS)}; "
+                             f"known presets: {', '.join(GUIDELINE_PRESETS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _penalty(self) -> GuidelineSpec:
+        if self.enforce == "soft" and self.penalty_per_point is None:
+            raise ValueError("soft guidelines need penalty_per_point: the objective given up "
+                             "per percentage point outside a band, e.g. 500")
+        if self.enforce == "hard" and self.penalty_per_point is not None:
+            raise ValueError("penalty_per_point only applies with enforce: soft")
+        return self
+
+
+class Goal(StrEnum):
+    CONVERSIONS = "conversions"
+    REVENUE = "revenue"
+    VALUE = "value"
+    PROFIT = "profit"
+    MIN_SPEND = "min_spend"
+
+
+class Mode(StrEnum):
+    FIXED_BUDGET = "fixed_budget"
+    TARGET_EFFICIENCY = "target_efficiency"
+
+
+def _currency(value: Any) -> Any:
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValueError(f"currency is a three-letter ISO code such as EUR, USD or IDR, "
+                             f"got {value!r}")
+        return code
+    return value
+
+
+def _objective(value: Any) -> Any:
+    return {"goal": value} if isinstance(value, str) else value
+
+
+class ObjectiveSpec(_Model):
+    goal: Goal
+    select: SelectorField | None = Field(
+        default=None, description="conversions only: which lines count (default: stage conversion)")
+
+
+class TargetSpec(_Model):
+    """Target efficiency: the largest spend whose CPA stays under / ROAS over the target."""
+
+    select: SelectorField = Field(default_factory=Selector)
+    cpa_max: Positive | None = None
+    roas_min: Positive | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TargetSpec:
+        if (self.cpa_max is None) == (self.roas_min is None):
+            raise ValueError("give exactly one of cpa_max or roas_min")
+        return self
+
+
+# --- the scenario ---------------------------------------------------------------------------
+
+
+class Scenario(_Model):
+    """A validated planning scenario."""
+
+    name: str
+    description: str | None = None
+    currency: Annotated[str, BeforeValidator(_currency),
+                        Field(description="ISO 4217 code, e.g. EUR")] = "EUR"
+    period: str | None = None
+    budget: Annotated[Budget, BeforeValidator(_budget)] | None = None
+    stages: Annotated[dict[str, StageSpec], BeforeValidator(_stages)] = Field(
+        default=None, validate_default=True)
+    platforms: Annotated[dict[str, PlatformSpec], BeforeValidator(_platforms)]
+    lines: list[LineSpec] = Field(min_length=1)
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    pools: list[PoolSpec] = Field(default_factory=list)
+    guidelines: GuidelineSpec | None = None
+    objective: Annotated[ObjectiveSpec, BeforeValidator(_objective)] = Field(
+        default_factory=lambda: ObjectiveSpec(goal=Goal.VALUE))
+    mode: Mode = Mode.FIXED_BUDGET
+    target: TargetSpec | None = None
+
+    _file: str = PrivateAttr(default="<scenario>")
+    _source: Source | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _fill_names(self) -> Scenario:
+        for line in self.lines:
+            if line.name is None:
+                tags = [line.stage, line.platform, line.market, line.period]
+                line.name = "-".join(t for t in tags if t)
+        return self
+
+    # --- derived views used downstream ---
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    def stage_of(self, line: LineSpec) -> StageSpec:
+        return self.stages[line.stage]
+
+    def curve(self, line: LineSpec) -> curves.Curve:
+        return line.curve.build(self.stage_of(line).per)
+
+    def value_per_outcome(self, line: LineSpec) -> float:
+        stage = self.stage_of(line)
+        for v in (line.value_per_outcome, stage.value_per_outcome,
+                  line.revenue_per_outcome, stage.revenue_per_outcome):
+            if v is not None:
+                return v
+        return 0.0
+
+    def revenue_per_outcome(self, line: LineSpec) -> float:
+        stage = self.stage_of(line)
+        for v in (line.revenue_per_outcome, stage.revenue_per_outcome):
+            if v is not None:
+                return v
+        return 0.0
+
+    def select(self, selector: Selector) -> list[int]:
+        return [i for i, line in enumerate(self.lines) if selector.matches(line)]
+
+    def guideline_bands(self) -> dict[str, tuple[float, float]]:
+        """Stage share bands after preset and overrides; preset stages not declared are skipped."""
+        if self.guidelines is None:
+            return {}
+        bands = {s: b for s, b in GUIDELINE_PRESETS.get(self.guidelines.preset or "", {}).items()
+                 if s in self.stages}
+        for stage, band in self.guidelines.bands.items():
+            lo, hi = bands.get(stage, (0.0, 1.0))
+            bands[stage] = (lo if band.min is None else band.min,
+                            hi if band.max is None else band.max)
+        return bands
+
+    @property
+    def has_baseline(self) -> bool:
+        return any(line.baseline is not None for line in self.lines)
+
+
+# --- cross-field checks: everything pydantic cannot see field by field ----------------------
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_selector(sc: Scenario, sel: Selector, path: PathKey, out: list) -> None:
+    before = len(out)
+    for key, values in sel.items():
+        known = {"stage": sc.stages, "platform": sc.platforms,
+                 "name": [line.name for line in sc.lines]}.get(key)
+        for v in values:
+            if known is not None and v not in known:
+                out.append((path + (key,), f"'{v}' is not a declared {key}"
+                            f"{_did_you_mean(v, known)}; known: {', '.join(map(str, known))}"))
+    if len(out) == before and not sc.select(sel):
+        out.append((path, f"selector {{{sel.label}}} matches no line; check its tags "
+                    "against the lines' stage, platform, market, period and kind"))
+
+
+def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
+    out: list[tuple[PathKey, str]] = []
+    for i, line in enumerate(sc.lines):
+        if line.stage not in sc.stages:
+            out.append((("lines", i, "stage"), f"stage '{line.stage}' is not declared"
+                        f"{_did_you_mean(line.stage, sc.stages)}; declared stages: "
+                        f"{', '.join(sc.stages)}"))
+        if line.platform not in sc.platforms:
+            out.append((("lines", i, "platform"), f"platform '{line.platform}' is not declared"
+                        f"{_did_you_mean(line.platform, sc.platforms)}; add it under platforms "
+                        f"or use one of: {', '.join(sc.platforms)}"))
+        if sc.budget is not None and sc.budget.max is not None:
+            for field in ("min", "min_if_active"):
+                v = getattr(line, field)
+                if v is not None and v > sc.budget.max:
+                    out.append((("lines", i, field), f"{field} {v:,.0f} is above the whole "
+                                f"budget of {sc.budget.max:,.0f}"))
+    counts = Counter(line.name for line in sc.lines)
+    for i, line in enumerate(sc.lines):
+        if counts[line.name] > 1:
+            out.append((("lines", i, "name"), f"line name '{line.name}' is used "
+                        f"{counts[line.name]} times; give each line a unique name"))
+    for i, c in enumerate(sc.constraints):
+        _check_selector(sc, c.select, ("constraints", i, "select"), out)
+    for i, p in enumerate(sc.pools):
+        _check_selector(sc, p.lines, ("pools", i, "lines"), out)
+        _check_selector(sc, p.source, ("pools", i, "source"), out)
+    if sc.target is not None:
+        _check_selector(sc, sc.target.select, ("target", "select"), out)
+
+    # money that cannot add up
+    if sc.budget is not None and sc.budget.max is not None:
+        floor = sum(line.min for line in sc.lines)
+        if floor > sc.budget.max + 1e-9:
+            out.append((("lines",), f"line minimums add up to {floor:,.0f}, above the budget "
+                        f"max of {sc.budget.max:,.0f}; lower some min or raise the budget"))
+    if sc.budget is not None and sc.budget.min is not None \
+            and all(line.max is not None for line in sc.lines):
+        ceiling = sum(line.upper for line in sc.lines)
+        if ceiling < sc.budget.min - 1e-9:
+            out.append((("budget",), f"the budget must spend at least {sc.budget.min:,.0f} "
+                        f"but line maximums add up to only {ceiling:,.0f}; raise some max"))
+
+    # shares that cannot add up: stage shares over the declared stages
+    stage_min: dict[str, float] = {}
+    stage_max: dict[str, float] = {}
+    for c in sc.constraints:
+        if c.share is None:
+            continue
+        stage_only = [k for k, _ in c.select.items()] == ["stage"]
+        if stage_only:
+            for s in c.select.items()[0][1]:
+                if c.share.min is not None and len(c.select.items()[0][1]) == 1:
+                    stage_min[s] = max(stage_min.get(s, 0.0), c.share.min)
+                if c.share.max is not None:
+                    stage_max[s] = min(stage_max.get(s, 1.0), c.share.max)
+    if sc.guidelines is not None:
+        for s in sc.guidelines.bands:
+            if s not in sc.stages:
+                out.append((("guidelines", "bands", s), f"stage '{s}' is not declared"
+                            f"{_did_you_mean(s, sc.stages)}; declared: {', '.join(sc.stages)}"))
+        if sc.guidelines.enforce == "hard":
+            for s, (lo, hi) in sc.guideline_bands().items():
+                stage_min[s] = max(stage_min.get(s, 0.0), lo)
+                stage_max[s] = min(stage_max.get(s, 1.0), hi)
+    used_stages = {line.stage for line in sc.lines}
+    total_min = sum(stage_min.values())
+    if total_min > 1 + 1e-9:
+        detail = ", ".join(f"{s} >= {v:.0%}" for s, v in stage_min.items() if v > 0)
+        out.append((("constraints",) if not sc.guidelines else ("guidelines",),
+                    f"stage share minimums add up to {total_min:.0%} ({detail}), more than "
+                    "100 %; lower some of them"))
+    if used_stages and all(s in stage_max for s in used_stages):
+        total_max = sum(stage_max[s] for s in used_stages)
+        if total_max < 1 - 1e-9:
+            detail = ", ".join(f"{s} <= {stage_max[s]:.0%}" for s in sorted(used_stages))
+            out.append((("constraints",) if not sc.guidelines else ("guidelines",),
+                        f"stage share maximums add up to {total_max:.0%} ({detail}), less "
+                        "than 100 %: the budget cannot be spent; raise some of them"))
+    for s, hi in stage_max.items():
+        if stage_min.get(s, 0.0) > hi + 1e-9:
+            out.append((("guidelines",) if sc.guidelines else ("constraints",),
+                        f"stage '{s}' must get at least {stage_min[s]:.0%} and at most "
+                        f"{hi:.0%}; make the band consistent"))
+
+    # objective and mode
+    goal = sc.objective.goal
+    if goal == Goal.CONVERSIONS:
+        if sc.objective.select is not None:
+            _check_selector(sc, sc.objective.select, ("objective", "select"), out)
+        elif "conversion" not in sc.stages:
+            out.append((("objective",), "goal conversions counts the stage 'conversion', "
+                        "which this scenario does not declare; add objective.select, "
+                        "e.g. {stage: leads}"))
+    elif sc.objective.select is not None:
+        out.append((("objective", "select"), f"select only applies to goal conversions, "
+                    f"not {goal.value}"))
+    if goal == Goal.MIN_SPEND:
+        if not any(c.outcome is not None and c.outcome.min is not None
+                   for c in sc.constraints):
+            out.append((("objective",), "goal min_spend needs a KPI floor to meet: add a "
+                        "constraint with outcome: {min: ...}"))
+    elif sc.budget is None:
+        out.append((("budget",), f"goal {goal.value} needs a budget, e.g. budget: 100000 "
+                    "(exact) or budget: {max: 100000}"))
+    if sc.mode == Mode.TARGET_EFFICIENCY:
+        if sc.target is None:
+            out.append((("target",), "mode target_efficiency needs a target, e.g. "
+                        "target: {cpa_max: 40} or target: {roas_min: 3}"))
+        if sc.budget is not None and sc.budget.max is None:
+            out.append((("budget",), "mode target_efficiency searches spend up to the "
+                        "budget max; give budget: {max: ...}"))
+    elif sc.target is not None:
+        out.append((("target",), "target only applies to mode: target_efficiency"))
+    if goal in (Goal.REVENUE,) and not any(sc.revenue_per_outcome(line) > 0
+                                           for line in sc.lines if line.stage in sc.stages):
+        out.append((("objective",), "goal revenue but no line has revenue_per_outcome "
+                    "(on the line or its stage); add one or choose goal value"))
+    return out
+
+
+# --- loading --------------------------------------------------------------------------------
+
+_FIELD_NAMES: set[str] = set()
+
+
+def _vocabulary() -> set[str]:
+    if not _FIELD_NAMES:
+        for model in _Model.__subclasses__() + _CurveBase.__subclasses__():
+            _FIELD_NAMES.update(model.model_fields)
+    return _FIELD_NAMES
+
+
+def _data_path(data: Any, loc: tuple) -> PathKey:
+    """Pydantic's loc with union-member and validator tags dropped: the path in the file."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(part, str) and (part in CURVE_TYPES or "[" in part or part in
+                                        ("function-before", "function-after")):
+            continue
+        else:
+            path.append(part)  # a missing key: name it
+            node = None
+    return tuple(path)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _message(err: dict, path: PathKey) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        key = path[-1] if path else "?"
+        return f"unknown key '{key}'{_did_you_mean(key, _vocabulary())}; remove or rename it"
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "union_tag_invalid":
+        tag = err.get("ctx", {}).get("tag", "")
+        return (f"unknown curve type '{tag}'{_did_you_mean(tag, CURVE_TYPES)}; "
+                f"one of: {', '.join(CURVE_TYPES)}")
+    if kind == "union_tag_not_found":
+        return f"a curve needs a type: one of {', '.join(CURVE_TYPES)}"
+    msg = msg.removeprefix("Value error, ")
+    if "input" in err and kind not in ("value_error", "model_type", "dict_type", "list_type"):
+        msg = f"{msg}, got {_short(err['input'])}"
+    elif kind in ("model_type", "dict_type"):
+        msg = f"expected a mapping of keys to values, got {_short(err.get('input'))}"
+    elif kind == "list_type":
+        msg = f"expected a list, got {_short(err.get('input'))}"
+    if kind.startswith(("greater_than", "less_than")) and path and path[-1] in (
+            "vmax", "a", "saturation") and "0" in msg:
+        msg += " (a curve with no positive response buys nothing; use a value above 0)"
+    return msg
+
+
+def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | None = None
+                       ) -> Scenario:
+    """Validate plain data (as parsed from a file) into a Scenario, or raise ScenarioError."""
+    source = source or Source(file, data)
+    if not isinstance(data, dict):
+        raise ScenarioError.single(file, "a scenario is a mapping of keys (name, budget, lines, "
+                                   f"...) to values, not a {type(data).__name__}")
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            path = _data_path(data, err["loc"])
+            problems.append(Problem(file, format_path(path), _message(err, path),
+                                    source.line_of(path)))
+        raise ScenarioError(problems) from None
+    found = _cross_check(sc)
+    if found:
+        raise ScenarioError([Problem(file, format_path(p), m, source.line_of(p))
+                             for p, m in found])
+    sc._file = file
+    sc._source = source
+    return sc
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file (.yaml, .yml or .toml)."""
+    source = read_source(path)
+    return scenario_from_data(source.data, source.file, source)
+
+
+def load_scenario_text(text: str, file: str = "<text>", fmt: str = "yaml") -> Scenario:
+    source = parse_text(text, file, fmt)
+    return scenario_from_data(source.data, file, source)
+
+
+def json_schema() -> dict:
+    """JSON Schema of the scenario format, for editor completion."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "allocator scenario"
+    return schema
