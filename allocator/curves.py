@@ -118,18 +118,19 @@ def log_inverse(y: ArrayLike, a: ArrayLike, k: ArrayLike) -> Array:
     return _arr(k) * np.expm1(np.maximum(_arr(y), 0.0) / _arr(a))
 
 
-def linear_value(x: ArrayLike, unit_cost: ArrayLike, cap: ArrayLike = np.inf) -> Array:
-    return np.minimum(np.maximum(_arr(x), 0.0) / _arr(unit_cost), _arr(cap))
+def linear_value(x: ArrayLike, cost_per_outcome: ArrayLike, cap: ArrayLike = np.inf) -> Array:
+    return np.minimum(np.maximum(_arr(x), 0.0) / _arr(cost_per_outcome), _arr(cap))
 
 
-def linear_derivative(x: ArrayLike, unit_cost: ArrayLike, cap: ArrayLike = np.inf) -> Array:
-    x, unit_cost = np.maximum(_arr(x), 0.0), _arr(unit_cost)
-    return np.where(x < _arr(cap) * unit_cost, 1.0 / unit_cost, 0.0)
+def linear_derivative(x: ArrayLike, cost_per_outcome: ArrayLike,
+                      cap: ArrayLike = np.inf) -> Array:
+    x, c = np.maximum(_arr(x), 0.0), _arr(cost_per_outcome)
+    return np.where(x < _arr(cap) * c, 1.0 / c, 0.0)
 
 
-def linear_inverse(y: ArrayLike, unit_cost: ArrayLike, cap: ArrayLike = np.inf) -> Array:
+def linear_inverse(y: ArrayLike, cost_per_outcome: ArrayLike, cap: ArrayLike = np.inf) -> Array:
     y = _arr(y)
-    return np.where(y <= _arr(cap), np.maximum(y, 0.0) * _arr(unit_cost), np.inf)
+    return np.where(y <= _arr(cap), np.maximum(y, 0.0) * _arr(cost_per_outcome), np.inf)
 
 
 # --- curve objects --------------------------------------------------------------------------
@@ -344,3 +345,137 @@ def from_unit_cost_saturation(unit_cost: float, saturation: float, per: float = 
     """An exponential curve whose first outcomes cost `unit_cost` (per `per` outcomes) and
     which approaches `saturation` outcomes: slope at zero vmax / k = per / unit_cost."""
     return Exponential(vmax=saturation, k=saturation * unit_cost / per)
+
+
+# --- a bank of curves: many lines evaluated at once, grouped by family ---------------------
+
+_PARAMS: dict[str, tuple[str, ...]] = {
+    "hill": ("vmax", "k", "s"),
+    "exponential": ("vmax", "k"),
+    "power": ("a", "b"),
+    "log": ("a", "k"),
+    "linear": ("cost_per_outcome", "cap"),
+}
+_VALUE = {"hill": hill_value, "exponential": exponential_value, "power": power_value,
+          "log": log_value, "linear": linear_value}
+_DERIVATIVE = {"hill": hill_derivative, "exponential": exponential_derivative,
+               "power": power_derivative, "log": log_derivative, "linear": linear_derivative}
+
+
+def _marginal_inverse(family: str, t: Array, p: dict[str, Array]) -> Array:
+    """Spend at which the slope f'(x) falls to t, for concave families (0 if it starts below t,
+    inf if it never gets there). Closed forms where they exist."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if family == "exponential":
+            x = p["k"] * np.log(p["vmax"] / (p["k"] * t))
+        elif family == "power":
+            b = p["b"]
+            x = np.where(b < 1, np.power(t / (p["a"] * b), 1.0 / (b - 1.0)),
+                         np.where(p["a"] > t, np.inf, 0.0))
+        elif family == "log":
+            x = p["a"] / t - p["k"]
+        elif family == "linear":
+            x = np.where(1.0 / p["cost_per_outcome"] > t, p["cap"] * p["cost_per_outcome"], 0.0)
+        elif family == "hill":
+            vmax, k, s = p["vmax"], p["k"], p["s"]
+            if np.all(s == 1.0):
+                x = np.sqrt(vmax * k / t) - k
+            else:  # s < 1: no closed form; bisection on log-spend, f' falls monotonically
+                lo_, hi_ = np.full_like(t, -60.0), np.full_like(t, 60.0)
+                for _ in range(110):
+                    mid = 0.5 * (lo_ + hi_)
+                    above = hill_derivative(np.exp(mid) * k, vmax, k, s) > t
+                    lo_, hi_ = np.where(above, mid, lo_), np.where(above, hi_, mid)
+                x = np.exp(0.5 * (lo_ + hi_)) * k
+        else:
+            raise ValueError(family)
+    x = np.where(t <= 0, np.inf, x)
+    return np.where(np.isnan(x), 0.0, np.maximum(x, 0.0))
+
+
+class CurveBank:
+    """Many curves as parameter arrays grouped by family: the vectorised form of a plan's lines.
+
+    Built from Curve objects or straight from arrays (`from_arrays`) when there are millions.
+    """
+
+    def __init__(self, n: int, groups: list[tuple[str, Array, dict[str, Array]]],
+                 points: dict[int, Points] | None = None):
+        self.n = n
+        self.groups = groups
+        self.points = points or {}
+
+    @classmethod
+    def from_curves(cls, items: list[Curve]) -> CurveBank:
+        by_family: dict[str, list[int]] = {}
+        points: dict[int, Points] = {}
+        for i, c in enumerate(items):
+            if isinstance(c, Points):
+                points[i] = c
+            else:
+                by_family.setdefault(c.family, []).append(i)
+        groups = []
+        for fam, idx in by_family.items():
+            params = {name: np.array([getattr(items[i], name) for i in idx], dtype=float)
+                      for name in _PARAMS[fam]}
+            groups.append((fam, np.array(idx), params))
+        bank = cls(len(items), groups, points)
+        bank._curves = list(items)
+        return bank
+
+    @classmethod
+    def from_arrays(cls, family: str, **params: ArrayLike) -> CurveBank:
+        arrays = {k: _arr(v) for k, v in params.items()}
+        n = len(next(iter(arrays.values())))
+        return cls(n, [(family, np.arange(n), arrays)])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Curve:
+        curves_ = getattr(self, "_curves", None)
+        if curves_ is not None:
+            return curves_[i]
+        if i in self.points:
+            return self.points[i]
+        for fam, idx, params in self.groups:
+            pos = np.searchsorted(idx, i)
+            if pos < len(idx) and idx[pos] == i:
+                return FAMILIES[fam](**{k: float(v[pos]) for k, v in params.items()})
+        raise IndexError(i)
+
+    def _map(self, table: dict, x: Array, point_fn: str) -> Array:
+        out = np.empty(self.n)
+        for fam, idx, params in self.groups:
+            out[idx] = table[fam](x[idx], **params)
+        for i, c in self.points.items():
+            out[i] = getattr(c, point_fn)(x[i])
+        return out
+
+    def value(self, x: ArrayLike) -> Array:
+        return self._map(_VALUE, _arr(x), "value")
+
+    def derivative(self, x: ArrayLike) -> Array:
+        return self._map(_DERIVATIVE, _arr(x), "derivative")
+
+    def marginal_inverse(self, t: ArrayLike) -> Array:
+        """Per line, the spend where the slope falls to t[i] (concave curves only)."""
+        t = _arr(t)
+        out = np.empty(self.n)
+        for fam, idx, params in self.groups:
+            out[idx] = _marginal_inverse(fam, t[idx], params)
+        for i, c in self.points.items():
+            slopes = np.r_[c._slopes, 0.0]
+            steep = np.flatnonzero(slopes > t[i])  # segments still worth buying
+            out[i] = c.spend[steep[-1] + 1] if len(steep) else 0.0
+        return out
+
+    @property
+    def concave(self) -> Array:
+        out = np.ones(self.n, dtype=bool)
+        for fam, idx, params in self.groups:
+            if fam == "hill":
+                out[idx] = params["s"] <= 1.0
+        for i, c in self.points.items():
+            out[i] = c.concave
+        return out

@@ -1,0 +1,332 @@
+"""Scenario -> Problem: the numeric form the solvers work on (vectors, constraint rows).
+
+Every constraint becomes a `Row`: a x + b y (sense) rhs over spend x and outcome y = f(x),
+with the stable business name that reappears in duals, infeasibility messages and reports.
+Nothing here solves; nothing downstream reads the scenario again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import curves as cv
+from .scenario import Goal, Mode, Scenario, Selector
+
+__all__ = ["Row", "ActiveLimit", "Problem", "compile_problem"]
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Row:
+    """One linear constraint on spend and outcomes: a @ x + b @ y (sense) rhs."""
+
+    name: str
+    kind: str  # budget | share | spend | outcome | cpa | roas | pool | guideline | target
+    a: Array
+    b: Array
+    sense: str  # "<=" or ">="
+    rhs: float
+    text: str  # the constraint in a planner's words
+    penalty: float | None = None  # soft: objective lost per unit of violation
+
+    def lhs(self, x: Array, y: Array) -> float:
+        return float(self.a @ x + self.b @ y)
+
+    def violation(self, x: Array, y: Array) -> float:
+        """How far the plan breaks this row (0 when it holds), in the row's units."""
+        v = self.lhs(x, y) - self.rhs
+        return max(0.0, v) if self.sense == "<=" else max(0.0, -v)
+
+    @property
+    def uses_outcome_negatively(self) -> Array:
+        """Lines whose larger outcome makes this row harder: they need exact curves."""
+        sign = 1.0 if self.sense == "<=" else -1.0
+        return sign * self.b > 0
+
+
+@dataclass(frozen=True)
+class ActiveLimit:
+    name: str
+    index: Array
+    k: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Numeric arrays of one scenario. Pure data: solvers map Problem -> Plan."""
+
+    names: list[str]
+    stages: list[str]
+    platforms: list[str]
+    bank: cv.CurveBank  # the lines' response curves, vectorised
+    lo: Array  # spend floor per line
+    hi: Array  # spend ceiling per line (finite): line max, budget, or reach
+    line_max: Array  # the line's own ceiling (max, marginal ROAS cap); inf where none
+    hi_reason: list[str]  # which bound set hi: "max", "budget", "marginal_roas[...]", ...
+    threshold: Array  # min_if_active (0 where none)
+    weight: Array  # objective value per outcome
+    spend_cost: float  # 1 for profit (value - spend), else 0
+    minimize_spend: bool
+    rows: list[Row]
+    active_limits: list[ActiveLimit]
+    value_per_outcome: Array
+    revenue_per_outcome: Array
+    baseline: Array | None
+    budget_lo: float
+    budget_hi: float
+    currency: str = "EUR"
+    goal: str = "value"
+    target: Row | None = None  # target efficiency: the target's row (added per solve)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    def curve(self, i: int) -> cv.Curve:
+        return self.bank[i]
+
+    def outcomes(self, x: Array) -> Array:
+        return self.bank.value(x)
+
+    def marginals(self, x: Array) -> Array:
+        return self.bank.derivative(x)
+
+    def penalty(self, x: Array, y: Array) -> float:
+        return sum(r.penalty * r.violation(x, y) for r in self.rows if r.penalty)
+
+    def objective(self, x: Array, y: Array | None = None) -> float:
+        """The objective on exact curves (what the plan is worth); soft penalties deducted."""
+        y = self.outcomes(x) if y is None else y
+        if self.minimize_spend:
+            return -float(np.sum(x)) - self.penalty(x, y)
+        return float(self.weight @ y) - self.spend_cost * float(np.sum(x)) - self.penalty(x, y)
+
+    def with_budget(self, lo: float, hi: float) -> Problem:
+        """The same problem with another total budget (frontier, what-if, target search)."""
+        rows = [r for r in self.rows if r.kind != "budget"]
+        rows += _budget_rows(self.n, lo, hi, self.currency)
+        new_hi = np.minimum(self.line_max, hi) if math.isfinite(hi) else self.hi
+        return replace(self, rows=rows, budget_lo=lo, budget_hi=hi, hi=new_hi)
+
+    def with_rows(self, extra: list[Row]) -> Problem:
+        return replace(self, rows=self.rows + extra)
+
+    @property
+    def is_concave(self) -> bool:
+        return bool(np.all(self.bank.concave))
+
+    @property
+    def is_simple(self) -> bool:
+        """Budget and per-line bounds only, concave curves: the water-filling case."""
+        return (self.is_concave and not self.active_limits and not np.any(self.threshold > 0)
+                and all(r.kind == "budget" for r in self.rows) and not self.minimize_spend)
+
+
+def _money(v: float, currency: str) -> str:
+    return f"{currency} {v:,.0f}"
+
+
+def _budget_rows(n: int, lo: float, hi: float, currency: str) -> list[Row]:
+    ones, zeros = np.ones(n), np.zeros(n)
+    if lo == hi:
+        return [Row("budget", "budget", ones, zeros, "<=", hi,
+                    f"total spend = {_money(hi, currency)}"),
+                Row("budget.min", "budget", ones, zeros, ">=", lo,
+                    f"total spend = {_money(lo, currency)}")]
+    rows = []
+    if math.isfinite(hi):
+        rows.append(Row("budget", "budget", ones, zeros, "<=", hi,
+                        f"total spend <= {_money(hi, currency)}"))
+    if lo > 0:
+        rows.append(Row("budget.min", "budget", ones, zeros, ">=", lo,
+                        f"total spend >= {_money(lo, currency)}"))
+    return rows
+
+
+def _mask(sc: Scenario, sel: Selector) -> Array:
+    m = np.zeros(len(sc.lines))
+    m[sc.select(sel)] = 1.0
+    return m
+
+
+def _mroas_cap(curve: cv.Curve, revenue: float, m: float, hi: float) -> float:
+    """Largest spend whose marginal revenue revenue * f'(x) is still >= m (past the peak)."""
+    if revenue <= 0:
+        return 0.0
+    start = getattr(curve, "inflection", 0.0)
+    if revenue * float(curve.derivative(hi)) >= m:
+        return hi
+    if revenue * float(curve.derivative(start)) < m:
+        return 0.0
+    a, b = start, hi
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if revenue * float(curve.derivative(mid)) >= m:
+            a = mid
+        else:
+            b = mid
+    return a
+
+
+def compile_problem(sc: Scenario) -> Problem:
+    """Turn a validated scenario into arrays and named rows."""
+    n = len(sc.lines)
+    cur = sc.currency
+    crv = [sc.curve(line) for line in sc.lines]
+    value = np.array([sc.value_per_outcome(line) for line in sc.lines])
+    revenue = np.array([sc.revenue_per_outcome(line) for line in sc.lines])
+    lo = np.array([line.min for line in sc.lines])
+    thr = np.array([line.min_if_active or 0.0 for line in sc.lines])
+    budget_lo = 0.0 if sc.budget is None or sc.budget.min is None else sc.budget.min
+    budget_hi = math.inf if sc.budget is None else sc.budget.upper
+    line_max = np.array([line.upper for line in sc.lines])
+    hi_reason = ["max" if line.upper <= budget_hi else "budget" for line in sc.lines]
+    zeros = np.zeros(n)
+
+    goal = sc.objective.goal
+    if goal == Goal.CONVERSIONS:
+        sel = sc.objective.select or Selector(stage="conversion")
+        weight = _mask(sc, sel)
+    elif goal == Goal.REVENUE:
+        weight = revenue.copy()
+    elif goal == Goal.MIN_SPEND:
+        weight = np.zeros(n)
+    else:
+        weight = value.copy()
+
+    rows: list[Row] = _budget_rows(n, budget_lo, budget_hi, cur)
+    total = np.ones(n)
+    limits: list[ActiveLimit] = []
+    for c in sc.constraints:
+        m = _mask(sc, c.select)
+        what = c.select.label
+        if c.share is not None:
+            if c.share.min is not None:
+                rows.append(Row(c.label("share") + ".min", "share", m - c.share.min * total, zeros,
+                                ">=", 0.0, f"{what} >= {c.share.min:.0%} of total spend"))
+            if c.share.max is not None:
+                rows.append(Row(c.label("share") + ".max", "share", m - c.share.max * total, zeros,
+                                "<=", 0.0, f"{what} <= {c.share.max:.0%} of total spend"))
+        if c.spend is not None:
+            if c.spend.min is not None:
+                rows.append(Row(c.label("spend") + ".min", "spend", m, zeros, ">=", c.spend.min,
+                                f"{what} spend >= {_money(c.spend.min, cur)}"))
+            if c.spend.max is not None:
+                rows.append(Row(c.label("spend") + ".max", "spend", m, zeros, "<=", c.spend.max,
+                                f"{what} spend <= {_money(c.spend.max, cur)}"))
+        if c.outcome is not None:
+            if c.outcome.min is not None:
+                rows.append(Row(c.label("outcome") + ".min", "outcome", zeros, m, ">=",
+                                c.outcome.min, f"{what} outcome >= {c.outcome.min:,.0f}"))
+            if c.outcome.max is not None:
+                rows.append(Row(c.label("outcome") + ".max", "outcome", zeros, m, "<=",
+                                c.outcome.max, f"{what} outcome <= {c.outcome.max:,.0f}"))
+        if c.cpa_max is not None:  # spend <= t * outcome
+            rows.append(Row(c.label("cpa"), "cpa", m, -c.cpa_max * m, "<=", 0.0,
+                            f"{what} CPA <= {_money(c.cpa_max, cur)}"))
+        if c.roas_min is not None:  # revenue >= r * spend
+            rows.append(Row(c.label("roas"), "roas", -c.roas_min * m, revenue * m, ">=", 0.0,
+                            f"{what} ROAS >= {c.roas_min:g}"))
+        if c.marginal_roas_min is not None:
+            for i in np.flatnonzero(m):
+                top = line_max[i] if math.isfinite(line_max[i]) else 1e12
+                cap = _mroas_cap(crv[i], revenue[i], c.marginal_roas_min, top)
+                if cap < min(line_max[i], budget_hi):
+                    line_max[i] = cap
+                    hi_reason[i] = c.label("marginal_roas")
+        if c.max_active is not None:
+            idx = np.flatnonzero(m)
+            limits.append(ActiveLimit(c.label("active"), idx, c.max_active,
+                                      f"at most {c.max_active} active lines in {what}"))
+    for p in sc.pools:
+        a = _mask(sc, p.lines)
+        s = _mask(sc, p.source)
+        rows.append(Row(p.label, "pool", zeros, a - p.rate * s, "<=", 0.0,
+                        f"outcome of {p.lines.label} <= {p.rate:g} x outcome of {p.source.label}"))
+
+    if sc.guidelines is not None:
+        soft = sc.guidelines.enforce == "soft"
+        ref = budget_hi if math.isfinite(budget_hi) else max(budget_lo, 1.0)
+        # a point of share is 1 % of the budget: penalty per currency = per point / (1 % of ref)
+        per_unit = (sc.guidelines.penalty_per_point or 0.0) / (0.01 * ref) if soft else None
+        for stage, (smin, smax) in sc.guideline_bands().items():
+            m = _mask(sc, Selector(stage=stage))
+            if smin > 0:
+                rows.append(Row(f"guideline share[stage={stage}].min", "guideline",
+                                m - smin * total, zeros, ">=", 0.0,
+                                f"{stage} >= {smin:.0%} of total spend (guideline)", per_unit))
+            if smax < 1:
+                rows.append(Row(f"guideline share[stage={stage}].max", "guideline",
+                                m - smax * total, zeros, "<=", 0.0,
+                                f"{stage} <= {smax:.0%} of total spend (guideline)", per_unit))
+
+    target = None
+    if sc.mode == Mode.TARGET_EFFICIENCY and sc.target is not None:
+        m = _mask(sc, sc.target.select)
+        what = sc.target.select.label
+        if sc.target.cpa_max is not None:
+            target = Row(f"target cpa[{what}]", "target", m, -sc.target.cpa_max * m, "<=", 0.0,
+                         f"{what} CPA <= {_money(sc.target.cpa_max, cur)} (target)")
+        else:
+            target = Row(f"target roas[{what}]", "target", -sc.target.roas_min * m, revenue * m,
+                         ">=", 0.0, f"{what} ROAS >= {sc.target.roas_min:g} (target)")
+
+    # lines need a finite spend ceiling for piecewise-linear curves
+    hi = np.minimum(line_max, budget_hi)
+    for i in range(n):
+        if not math.isfinite(hi[i]):
+            floor_rows = [r for r in rows if r.kind == "outcome" and r.sense == ">=" and r.b[i]]
+            need = max((float(crv[i].inverse(r.rhs)) for r in floor_rows), default=math.inf)
+            if not math.isfinite(need):
+                need = float(crv[i].inverse(0.999 * crv[i].saturation))
+            hi[i] = need if math.isfinite(need) else 1e9
+            hi_reason[i] = "reach"
+
+    baseline = (np.array([line.baseline or 0.0 for line in sc.lines]) if sc.has_baseline
+                else None)
+    return Problem(
+        names=[line.name for line in sc.lines], stages=[line.stage for line in sc.lines],
+        platforms=[line.platform for line in sc.lines], bank=cv.CurveBank.from_curves(crv), lo=lo, hi=hi,
+        line_max=line_max, hi_reason=hi_reason, threshold=thr, weight=weight,
+        spend_cost=1.0 if goal == Goal.PROFIT else 0.0,
+        minimize_spend=goal == Goal.MIN_SPEND, rows=rows, active_limits=limits,
+        value_per_outcome=value, revenue_per_outcome=revenue, baseline=baseline,
+        budget_lo=budget_lo, budget_hi=budget_hi, currency=cur, goal=goal.value, target=target,
+    )
+
+
+def violations(p: Problem, x: Array, rel: float = 1e-6) -> list[str]:
+    """Every hard constraint the plan breaks, in words (empty when the plan is feasible).
+
+    Tolerance: `rel` of the row's own scale (its right-hand side or the size of its terms).
+    """
+    y = p.outcomes(x)
+    out = []
+    for r in p.rows:
+        if r.penalty:
+            continue
+        scale = max(abs(r.rhs), float(np.abs(r.a) @ x + np.abs(r.b) @ y), 1.0)
+        v = r.violation(x, y)
+        if v > rel * scale:
+            out.append(f"{r.name}: {r.text} is broken by {v:,.4g}")
+    tol = rel * np.maximum(p.hi, 1.0)
+    for i in range(p.n):
+        name = p.names[i]
+        if x[i] < p.lo[i] - tol[i]:
+            out.append(f"line {name}: spend {x[i]:,.2f} below its min {p.lo[i]:,.2f}")
+        if x[i] > p.hi[i] + tol[i]:
+            out.append(f"line {name}: spend {x[i]:,.2f} above its max {p.hi[i]:,.2f}")
+        if p.threshold[i] > 0 and tol[i] < x[i] < p.threshold[i] - tol[i]:
+            out.append(f"line {name}: spend {x[i]:,.2f} is neither 0 nor at least "
+                       f"{p.threshold[i]:,.2f} (min_if_active)")
+    for lim in p.active_limits:
+        count = int(np.sum(x[lim.index] > tol[lim.index]))
+        if count > lim.k:
+            out.append(f"{lim.name}: {count} active lines, at most {lim.k} allowed")
+    return out

@@ -1,0 +1,211 @@
+"""The MILP over piecewise-linear curves (PuLP; HiGHS through highspy, CBC otherwise).
+
+Each line's spend is the sum of its segment fills d_k in [0, L_k]; its outcome is the
+chord sum m_k d_k (plus, in `band` mode, a term t in [-under, +over] that covers the
+chord's error, which makes the model a relaxation and its optimum an upper bound).
+Fill order binaries are only added where the chord is not concave or where a larger
+outcome could hurt (retargeting pools, outcome ceilings): elsewhere the LP fills the
+steepest segments first by itself. `min_if_active` and `max_active` use an on/off binary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+
+from ..errors import SolverError
+from ..problem import Problem
+from .pwl import Segments
+
+__all__ = ["MilpResult", "solve_milp", "available_backends"]
+
+_ids = itertools.count()
+
+
+def available_backends() -> list[str]:
+    names = pulp.listSolvers(onlyAvailable=True)
+    return [b for b in ("HiGHS", "PULP_CBC_CMD") if b in names]
+
+
+def _backend(name: str | None, time_limit: float, gap: float):
+    names = available_backends()
+    if not names:
+        raise SolverError("no MILP solver is available: install highspy (pip install highspy)")
+    name = name or names[0]
+    if name not in names:
+        raise SolverError(f"MILP backend '{name}' is not available; available: "
+                          f"{', '.join(names)}")
+    return pulp.getSolver(name, msg=False, timeLimit=time_limit, gapRel=gap)
+
+
+def _error_band(seg: Segments, ds: list, add, tag: str):
+    """Per segment k a term t_k with chord + t_k covering f on the filled part:
+    t_k <= over_k, and near either end no more than the tangents there allow, so an
+    empty or full segment contributes no error at all."""
+    over_l, over_r, under_l, under_r = seg.error_slopes()
+    terms = []
+    tiny = 1e-12 * (1.0 + abs(float(seg.values[-1])))
+    for k, d in enumerate(ds):
+        L = float(seg.lengths[k])
+        up, down = float(seg.over[k]), float(seg.under[k])
+        if L <= 0 or (up <= tiny and down <= tiny):
+            continue
+        t = pulp.LpVariable(f"t{tag}_{k}", -down, up)
+        theta = d * (1.0 / L)
+        if up > tiny:
+            if np.isfinite(over_l[k]):
+                add(t <= float(over_l[k]) * (1 + 1e-9) * theta + tiny)
+            if np.isfinite(over_r[k]):
+                add(t <= float(over_r[k]) * (1 + 1e-9) * (1 - theta) + tiny)
+        if down > tiny:
+            if np.isfinite(under_l[k]):
+                add(-t <= float(under_l[k]) * (1 + 1e-9) * theta + tiny)
+            if np.isfinite(under_r[k]):
+                add(-t <= float(under_r[k]) * (1 + 1e-9) * (1 - theta) + tiny)
+        terms.append(t)
+    return pulp.lpSum(terms)
+
+
+@dataclass
+class MilpResult:
+    status: str  # optimal | infeasible | unbounded | failed
+    x: np.ndarray | None = None
+    value: float = math.nan  # the model's objective
+    bound: float = math.nan  # the model's proven bound on its own optimum
+    active: np.ndarray | None = None
+    duals: dict[str, float] = field(default_factory=dict)
+    band_use: dict[str, float] = field(default_factory=dict)
+
+
+def solve_milp(
+    p: Problem,
+    segs: list[Segments],
+    *,
+    band: bool,
+    backend: str | None = None,
+    time_limit: float = 60.0,
+    gap: float = 1e-6,
+    drop: frozenset[str] = frozenset(),
+    feasibility: bool = False,
+    fix_active: np.ndarray | None = None,
+    duals: bool = False,
+) -> MilpResult:
+    """Build and solve the MILP. `drop` removes named constraints (infeasibility diagnosis);
+    `feasibility` drops the objective; `fix_active` pins which lines are on (polish, duals)."""
+    prob = pulp.LpProblem(f"allocator_{next(_ids)}", pulp.LpMaximize)
+    named: dict[str, pulp.LpConstraint] = {}
+
+    def add(con: pulp.LpConstraint, name: str | None = None) -> None:
+        prob.addConstraint(con, f"c{len(prob.constraints)}")
+        if name is not None:
+            named[name] = con
+
+    n = p.n
+    negative = np.zeros(n, dtype=bool)
+    for r in p.rows:
+        if r.name not in drop:
+            negative |= r.uses_outcome_negatively
+    limited = np.zeros(n, dtype=bool)
+    for lim in p.active_limits:
+        if lim.name not in drop:
+            limited[lim.index] = True
+
+    x_expr, y_expr, binaries = [], [], []
+    on: list[pulp.LpVariable | None] = [None] * n
+    for i, seg in enumerate(segs):
+        lengths, slopes = seg.lengths, seg.slopes
+        ds = [pulp.LpVariable(f"d{i}_{k}", 0, float(L)) for k, L in enumerate(lengths)]
+        x_i = pulp.lpSum(ds)
+        y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True))
+        if (negative[i] or not seg.concave) and len(ds) > 1:
+            for k in range(len(ds) - 1):  # segment k+1 only once segment k is full
+                z = pulp.LpVariable(f"z{i}_{k}", cat="Binary")
+                binaries.append(z)
+                add(ds[k] >= float(lengths[k]) * z)
+                add(ds[k + 1] <= float(lengths[k + 1]) * z)
+        thr = 0.0 if f"line:{p.names[i]}.min_if_active" in drop else float(p.threshold[i])
+        if thr > 0 or limited[i] or fix_active is not None:
+            a = pulp.LpVariable(f"a{i}", cat="Binary")
+            binaries.append(a)
+            on[i] = a
+            top = float(seg.points[-1])
+            add(x_i <= top * a)
+            if thr > 0:
+                add(x_i >= thr * a, f"line:{p.names[i]}.min_if_active")
+            if fix_active is not None:
+                a.lowBound = a.upBound = int(fix_active[i])
+        if p.lo[i] > 0 and f"line:{p.names[i]}.min" not in drop:
+            add(x_i >= float(p.lo[i]), f"line:{p.names[i]}.min")
+        if p.hi[i] < seg.points[-1] and f"line:{p.names[i]}.max" not in drop:
+            add(x_i <= float(p.hi[i]), f"line:{p.names[i]}.max")
+        if band:
+            y_i = y_i + _error_band(seg, ds, add, f"{i}")
+        x_expr.append(x_i)
+        y_expr.append(y_i)
+
+    penalties = []
+    for r in p.rows:
+        if r.name in drop:
+            continue
+        expr = pulp.lpSum(float(r.a[i]) * x_expr[i] for i in np.flatnonzero(r.a)) + \
+            pulp.lpSum(float(r.b[i]) * y_expr[i] for i in np.flatnonzero(r.b))
+        if r.penalty is not None and not feasibility:
+            s = pulp.LpVariable(f"s_{len(penalties)}", 0)
+            penalties.append(r.penalty * s)
+            expr = expr + s if r.sense == ">=" else expr - s
+        add((expr <= r.rhs) if r.sense == "<=" else (expr >= r.rhs), r.name)
+    for lim in p.active_limits:
+        if lim.name not in drop:
+            add(pulp.lpSum(on[i] for i in lim.index) <= lim.k, lim.name)
+
+    if feasibility:
+        prob += pulp.lpSum([])
+    elif p.minimize_spend:
+        prob += -pulp.lpSum(x_expr) - pulp.lpSum(penalties)
+    else:
+        prob += (pulp.lpSum(float(p.weight[i]) * y_expr[i] for i in np.flatnonzero(p.weight))
+                 - p.spend_cost * pulp.lpSum(x_expr) - pulp.lpSum(penalties))
+
+    solver = _backend(backend, time_limit, gap)
+    try:
+        prob.solve(solver)
+    except pulp.PulpSolverError as exc:
+        raise SolverError(f"the MILP solver failed: {exc}") from None
+    status = pulp.LpStatus[prob.status]
+    if status == "Infeasible":
+        return MilpResult("infeasible")
+    if status == "Unbounded":
+        return MilpResult("unbounded")
+    if status != "Optimal" or prob.sol_status not in (1, 2):
+        return MilpResult("failed")
+
+    x = np.array([float(pulp.value(e) or 0.0) for e in x_expr])
+    value = float(pulp.value(prob.objective) or 0.0)
+    bound = value
+    model = getattr(prob, "solverModel", None)
+    if binaries and model is not None and hasattr(model, "getInfo"):
+        dual_bound = model.getInfo().mip_dual_bound
+        if math.isfinite(dual_bound):
+            bound = max(value, dual_bound)
+    elif binaries:  # CBC: trust the requested relative gap
+        bound = value + gap * max(abs(value), 1.0)
+    active = np.array([x_i > 1e-9 for x_i in x])
+    result = MilpResult("optimal", x, value, bound, active)
+    if band:  # where the error terms are used: the segments worth refining
+        result.band_use = {name: float(v.varValue or 0.0) for name, v in
+                           prob.variablesDict().items() if name.startswith("t")}
+
+    if duals and not feasibility:
+        for z in binaries:  # the LP with integers fixed has meaningful duals
+            v = round(z.varValue or 0.0)
+            z.cat, z.lowBound, z.upBound = pulp.LpContinuous, v, v
+        prob.solve(solver)
+        if pulp.LpStatus[prob.status] == "Optimal":
+            for name, con in named.items():
+                if con.pi is not None:
+                    result.duals[name] = abs(float(con.pi))
+    return result

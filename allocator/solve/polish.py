@@ -1,0 +1,97 @@
+"""Local polish on the exact curves: SLSQP from a MILP plan, with its on/off pattern fixed.
+
+The MILP works on chords; the polish moves spend within the chosen lines so that the
+exact curves' objective is as high as it gets and every constraint holds on them exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ..problem import Problem
+
+__all__ = ["polish"]
+
+
+def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
+    """The best nearby plan on exact curves with the same active lines, or None on failure."""
+    idx = np.flatnonzero(active | (p.lo > 0))
+    if len(idx) == 0:
+        return None
+    lb = np.maximum(p.lo[idx], p.threshold[idx])
+    ub = np.maximum(p.hi[idx], lb)
+    scale = np.maximum(ub, 1.0)
+    rows = [r for r in p.rows if np.any(r.a[idx]) or np.any(r.b[idx]) or r.rhs]
+    soft = [j for j, r in enumerate(rows) if r.penalty]
+    n_s = len(soft)
+    y0 = p.outcomes(x0)
+    obj_scale = max(abs(p.objective(x0, y0)), 1.0)
+    row_scale = [max(abs(r.rhs), float(np.abs(r.a) @ x0 + np.abs(r.b) @ y0), 1.0) for r in rows]
+
+    def full(u: np.ndarray) -> np.ndarray:
+        x = np.zeros(p.n)
+        x[idx] = u[: len(idx)] * scale
+        return x
+
+    def fun(u):
+        x = full(u)
+        s = u[len(idx):] * obj_scale
+        pen = sum(rows[j].penalty * s[k] for k, j in enumerate(soft))
+        if p.minimize_spend:
+            val = -x.sum() - pen
+        else:
+            val = float(p.weight[idx] @ p.bank.value(x)[idx]) - p.spend_cost * x.sum() - pen
+        return -val / obj_scale
+
+    def grad(u):
+        x = full(u)
+        g = np.zeros(len(u))
+        if p.minimize_spend:
+            g[: len(idx)] = -scale
+        else:
+            g[: len(idx)] = (p.weight[idx] * p.bank.derivative(x)[idx] - p.spend_cost) * scale
+        for k, j in enumerate(soft):
+            g[len(idx) + k] = -rows[j].penalty * obj_scale
+        return -g / obj_scale
+
+    def cons(u):
+        x = full(u)
+        y = p.bank.value(x)
+        s = u[len(idx):] * obj_scale
+        out = np.empty(len(rows))
+        for j, r in enumerate(rows):
+            v = r.lhs(x, y) - r.rhs
+            v = v if r.sense == ">=" else -v
+            if r.penalty:
+                v += s[soft.index(j)]
+            out[j] = v / row_scale[j]
+        return out
+
+    def cons_jac(u):
+        x = full(u)
+        d = p.bank.derivative(x)[idx]
+        jac = np.zeros((len(rows), len(u)))
+        for j, r in enumerate(rows):
+            row = (r.a[idx] + r.b[idx] * d) * scale
+            jac[j, : len(idx)] = (row if r.sense == ">=" else -row) / row_scale[j]
+            if r.penalty:
+                jac[j, len(idx) + soft.index(j)] = obj_scale / row_scale[j]
+        return jac
+
+    u0 = np.r_[np.clip(x0[idx], lb, ub) / scale, np.zeros(n_s)]
+    if n_s:  # start the slacks where the start point needs them
+        start = cons(u0)
+        for k, j in enumerate(soft):
+            u0[len(idx) + k] = max(0.0, -start[j]) * row_scale[j] / obj_scale
+    bounds = [(lo / s, hi / s) for lo, hi, s in zip(lb, ub, scale, strict=True)]
+    bounds += [(0.0, None)] * n_s
+    constraints = [{"type": "ineq", "fun": cons, "jac": cons_jac}] if rows else []
+    try:
+        res = minimize(fun, u0, jac=grad, bounds=bounds, constraints=constraints,
+                       method="SLSQP", options={"maxiter": 300, "ftol": 1e-12})
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    x = full(np.clip(res.x, [b[0] for b in bounds], [b[1] if b[1] is not None else np.inf
+                                                        for b in bounds]))
+    return x if np.all(np.isfinite(x)) else None

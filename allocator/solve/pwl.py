@@ -1,0 +1,123 @@
+"""Piecewise-linear approximations of response curves, with their worst-case errors.
+
+On each segment [a, b] the chord interpolates f. `over[k]` and `under[k]` bound how far f
+rises above or falls below the chord there, so  chord - under <= f <= chord + over:
+the MILP on chords finds plans, the MILP with that band gives a rigorous upper bound.
+Segments never straddle a Hill inflection, so f - chord is unimodal on each one and a
+golden-section search finds its extreme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..curves import Curve, Hill, Points
+
+__all__ = ["Segments", "initial_breakpoints", "segments", "refine"]
+
+_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+@dataclass(frozen=True)
+class Segments:
+    """One line's breakpoints with chord slopes and error bands per segment."""
+
+    points: np.ndarray  # 0 = b_0 < b_1 < ... < b_K = hi
+    values: np.ndarray  # f(b_k)
+    over: np.ndarray  # max (f - chord) per segment, >= 0
+    under: np.ndarray  # max (chord - f) per segment, >= 0
+    d_left: np.ndarray  # f' just inside each segment's left end
+    d_right: np.ndarray  # f' just inside each segment's right end
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.points)
+
+    @property
+    def slopes(self) -> np.ndarray:
+        return np.diff(self.values) / self.lengths
+
+    @property
+    def concave(self) -> bool:
+        return bool(np.all(np.diff(self.slopes) <= 1e-12 * (1 + np.abs(self.slopes[:-1]))))
+
+    def chord(self, x: float) -> float:
+        return float(np.interp(x, self.points, self.values))
+
+    def error_slopes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """How fast the error may grow from each end of a segment, as a fraction theta of it
+        is filled: f - chord <= over_l * theta and <= over_r * (1 - theta) (concave parts),
+        chord - f <= under_l * theta and <= under_r * (1 - theta) (convex parts)."""
+        L, m = self.lengths, self.slopes
+        over_l = L * np.maximum(self.d_left - m, 0.0)
+        over_r = L * np.maximum(m - self.d_right, 0.0)
+        under_l = L * np.maximum(m - self.d_left, 0.0)
+        under_r = L * np.maximum(self.d_right - m, 0.0)
+        return over_l, over_r, under_l, under_r
+
+
+def _extreme(curve: Curve, a: np.ndarray, b: np.ndarray, sign: float) -> np.ndarray:
+    """max over [a, b] of sign * (f - chord), for all segments at once."""
+    fa, fb = curve.value(a), curve.value(b)
+    slope = (fb - fa) / (b - a)
+
+    def d(x):
+        return sign * (curve.value(x) - (fa + slope * (x - a)))
+
+    lo, hi = a.copy(), b.copy()
+    for _ in range(60):  # golden-section: d is unimodal on each segment
+        x1, x2 = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+        left = d(x1) >= d(x2)
+        hi = np.where(left, x2, hi)
+        lo = np.where(left, lo, x1)
+    d1, d2 = d(lo), d(hi)
+    best = np.maximum(np.maximum(d1, d2), 0.0)
+    # a hair of slack for the search's own precision and floating point
+    return best * (1 + 1e-9) + 1e-12 * (np.abs(fa) + np.abs(fb))
+
+
+def _must_have(curve: Curve, hi: float, extra: tuple[float, ...]) -> list[float]:
+    pts = [0.0, hi, *extra]
+    if isinstance(curve, Hill) and curve.s > 1:
+        pts.append(curve.inflection)
+    if isinstance(curve, Points):
+        pts.extend(curve.spend)
+    if np.isinf(curve.derivative(0.0)):  # infinite slope at zero: resolve the start finely
+        pts.extend(hi * 0.5 ** np.arange(4, 30, 2))
+    return pts
+
+
+def initial_breakpoints(curve: Curve, hi: float, k: int = 24,
+                        extra: tuple[float, ...] = ()) -> np.ndarray:
+    """Breakpoints spread both in spend and in outcome (where the curve bends most)."""
+    if hi <= 0:
+        return np.array([0.0, 0.0])
+    uniform = np.linspace(0.0, hi, k // 2 + 1)
+    top = float(curve.value(hi))
+    by_outcome = curve.inverse(np.linspace(0.0, top, k // 2 + 1)) if top > 0 else uniform
+    pts = np.concatenate([uniform, by_outcome, _must_have(curve, hi, extra)])
+    pts = pts[np.isfinite(pts) & (pts >= 0) & (pts <= hi)]
+    pts = np.unique(pts)
+    # drop near-duplicates that would make degenerate segments
+    keep = np.r_[True, np.diff(pts) > hi * 1e-9]
+    return pts[keep]
+
+
+def segments(curve: Curve, points: np.ndarray) -> Segments:
+    values = curve.value(points)
+    if len(points) < 2 or points[-1] <= 0:
+        z = np.zeros(1)
+        return Segments(np.array([0.0, 0.0]), np.zeros(2), z, z, z, z)
+    a, b = points[:-1], points[1:]
+    eps = 1e-9 * (b - a)  # one-sided: points curves have kinks at their breakpoints
+    return Segments(points, values, _extreme(curve, a, b, 1.0), _extreme(curve, a, b, -1.0),
+                    curve.derivative(a + eps), curve.derivative(b - eps))
+
+
+def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> Segments:
+    """Split the segments `which` into `pieces` equal parts each."""
+    a, b = seg.points[which], seg.points[which + 1]
+    new = [a + (b - a) * j / pieces for j in range(1, pieces)]
+    return segments(curve, np.unique(np.r_[seg.points, *new]))
