@@ -11,7 +11,9 @@ import click
 
 from . import __version__
 from .errors import AllocatorError, ScenarioError
+from .plan import format_table, plan_scenario, write_plan_folder
 from .scenario import json_schema, load_scenario
+from .solve import DEFAULT_TOL, SOLVERS
 
 TEMPLATES = ("starter", "d2c_ecommerce", "b2b_saas_leads", "onesocial_paid_owned")
 
@@ -38,6 +40,8 @@ def main() -> None:
 
     \b
     Examples:
+      allocator plan scenarios/d2c_ecommerce.yaml
+      allocator plan scenarios/d2c_ecommerce.yaml --budget 300000 --out plans/q1
       allocator init my_plan.yaml
       allocator validate scenarios/*.yaml
       allocator schema > scenario.schema.json
@@ -103,3 +107,61 @@ def init(path: Path, template: str) -> None:
     except OSError as exc:
         raise AllocatorError(f"{path}: cannot write: {exc.strerror}") from None
     click.echo(f"wrote {path} (template {template}); next: allocator validate {path}")
+
+
+def _budget_override(file: Path, budget: float) -> str:
+    """--budget keeps the budget's form: exact stays exact, a ceiling stays a ceiling."""
+    from .source import read_source
+
+    current = read_source(file).data.get("budget") if file.exists() else None
+    if isinstance(current, dict) and current.get("min") is None:
+        return f"budget={{max: {budget}}}"
+    return f"budget={budget}"
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Write a plan folder: plan.csv, plan.json, plan.xlsx, resolved scenario.")
+@click.option("--budget", type=float, help="Override the total budget.")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+              help="Override any field, e.g. --set lines.meta-awareness.max=40000 "
+                   "(repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="What to print.")
+@click.option("--solver", type=click.Choice(["auto", *SOLVERS]), default="auto",
+              show_default=True, help="Force a solver (auto picks the exact fast path "
+                                      "when the scenario allows it).")
+@click.option("--tol", type=float, default=DEFAULT_TOL, show_default=True,
+              help="Certified optimality gap to reach (0.001 = 0.1 %).")
+@click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ...], fmt: str,
+         solver: str, tol: float, force: bool) -> None:
+    """Solve a scenario to a certified optimal plan.
+
+    \b
+    Examples:
+      allocator plan scenarios/d2c_ecommerce.yaml
+      allocator plan scenarios/b2b_saas_leads.yaml --format json
+      allocator plan scenarios/d2c_ecommerce.yaml --budget 300000 \\
+          --set guidelines.enforce=hard --set guidelines.penalty_per_point=null --out plans/q1
+    """
+    if not 0 < tol < 1:
+        raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
+    if out is not None and out.exists() and not force:  # before spending time on a solve
+        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
+                             "to replace it")
+    overrides = list(sets)
+    if budget is not None:
+        overrides.insert(0, _budget_override(file, budget))
+    sc = load_scenario(file, overrides)
+    result = plan_scenario(sc, method=solver, tol=tol)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    elif fmt == "csv":
+        click.echo(result.lines.to_csv(index=False), nl=False)
+    else:
+        click.echo(format_table(result))
+    if out is not None:
+        write_plan_folder(result, out, force=force, source=file)
+        click.echo(f"wrote {out}/", err=fmt != "table")

@@ -28,10 +28,11 @@ class Row:
     kind: str  # budget | share | spend | outcome | cpa | roas | pool | guideline | target
     a: Array
     b: Array
-    sense: str  # "<=" or ">="
+    sense: str  # "<=", ">=" or "=="
     rhs: float
     text: str  # the constraint in a planner's words
     penalty: float | None = None  # soft: objective lost per unit of violation
+    group: Array | None = None  # the selected lines (1/0), for reporting per planner units
 
     def lhs(self, x: Array, y: Array) -> float:
         return float(self.a @ x + self.b @ y)
@@ -39,11 +40,15 @@ class Row:
     def violation(self, x: Array, y: Array) -> float:
         """How far the plan breaks this row (0 when it holds), in the row's units."""
         v = self.lhs(x, y) - self.rhs
+        if self.sense == "==":
+            return abs(v)
         return max(0.0, v) if self.sense == "<=" else max(0.0, -v)
 
     @property
     def uses_outcome_negatively(self) -> Array:
         """Lines whose larger outcome makes this row harder: they need exact curves."""
+        if self.sense == "==":
+            return self.b != 0
         sign = 1.0 if self.sense == "<=" else -1.0
         return sign * self.b > 0
 
@@ -135,10 +140,8 @@ def _money(v: float, currency: str) -> str:
 def _budget_rows(n: int, lo: float, hi: float, currency: str) -> list[Row]:
     ones, zeros = np.ones(n), np.zeros(n)
     if lo == hi:
-        return [Row("budget", "budget", ones, zeros, "<=", hi,
-                    f"total spend = {_money(hi, currency)}"),
-                Row("budget.min", "budget", ones, zeros, ">=", lo,
-                    f"total spend = {_money(lo, currency)}")]
+        return [Row("budget", "budget", ones, zeros, "==", hi,
+                    f"total spend = {_money(hi, currency)}")]
     rows = []
     if math.isfinite(hi):
         rows.append(Row("budget", "budget", ones, zeros, "<=", hi,
@@ -229,10 +232,10 @@ def compile_problem(sc: Scenario) -> Problem:
                                 c.outcome.max, f"{what} outcome <= {c.outcome.max:,.0f}"))
         if c.cpa_max is not None:  # spend <= t * outcome
             rows.append(Row(c.label("cpa"), "cpa", m, -c.cpa_max * m, "<=", 0.0,
-                            f"{what} CPA <= {_money(c.cpa_max, cur)}"))
+                            f"{what} CPA <= {_money(c.cpa_max, cur)}", group=m))
         if c.roas_min is not None:  # revenue >= r * spend
             rows.append(Row(c.label("roas"), "roas", -c.roas_min * m, revenue * m, ">=", 0.0,
-                            f"{what} ROAS >= {c.roas_min:g}"))
+                            f"{what} ROAS >= {c.roas_min:g}", group=m))
         if c.marginal_roas_min is not None:
             for i in np.flatnonzero(m):
                 top = line_max[i] if math.isfinite(line_max[i]) else 1e12
@@ -271,11 +274,11 @@ def compile_problem(sc: Scenario) -> Problem:
         m = _mask(sc, sc.target.select)
         what = sc.target.select.label
         if sc.target.cpa_max is not None:
-            target = Row(f"target cpa[{what}]", "target", m, -sc.target.cpa_max * m, "<=", 0.0,
-                         f"{what} CPA <= {_money(sc.target.cpa_max, cur)} (target)")
+            target = Row(f"target cpa[{what}]", "cpa", m, -sc.target.cpa_max * m, "<=", 0.0,
+                         f"{what} CPA <= {_money(sc.target.cpa_max, cur)} (target)", group=m)
         else:
-            target = Row(f"target roas[{what}]", "target", -sc.target.roas_min * m, revenue * m,
-                         ">=", 0.0, f"{what} ROAS >= {sc.target.roas_min:g} (target)")
+            target = Row(f"target roas[{what}]", "roas", -sc.target.roas_min * m, revenue * m,
+                         ">=", 0.0, f"{what} ROAS >= {sc.target.roas_min:g} (target)", group=m)
 
     # lines need a finite spend ceiling for piecewise-linear curves
     hi = np.minimum(line_max, budget_hi)
@@ -292,7 +295,8 @@ def compile_problem(sc: Scenario) -> Problem:
                 else None)
     return Problem(
         names=[line.name for line in sc.lines], stages=[line.stage for line in sc.lines],
-        platforms=[line.platform for line in sc.lines], bank=cv.CurveBank.from_curves(crv), lo=lo, hi=hi,
+        platforms=[line.platform for line in sc.lines], bank=cv.CurveBank.from_curves(crv),
+        lo=lo, hi=hi,
         line_max=line_max, hi_reason=hi_reason, threshold=thr, weight=weight,
         spend_cost=1.0 if goal == Goal.PROFIT else 0.0,
         minimize_spend=goal == Goal.MIN_SPEND, rows=rows, active_limits=limits,

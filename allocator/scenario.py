@@ -7,13 +7,16 @@ line number, the bad value and what would be right.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
+import re
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -42,6 +45,7 @@ __all__ = [
     "DEFAULT_STAGES",
     "GUIDELINE_PRESETS",
     "load_scenario",
+    "apply_overrides",
     "scenario_from_data",
     "json_schema",
 ]
@@ -832,9 +836,79 @@ def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | Non
     return sc
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file (.yaml, .yml or .toml)."""
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: Any, assignments: list[str], file: str = "--set") -> Any:
+    """Apply `PATH=VALUE` overrides to parsed scenario data, returning a new copy.
+
+    PATH is dotted: `budget`, `guidelines.enforce`, `lines.meta-awareness.max` (a line by
+    name) or `lines[2].max` (by position). VALUE is read as YAML: 120000, 70%, {max: 5}.
+    """
+    data = copy.deepcopy(data)
+    problems = []
+    for item in assignments:
+        if "=" not in item:
+            problems.append(Problem(file, item, "an override is PATH=VALUE, e.g. "
+                                    "budget=120000 or lines.meta-awareness.max=50000"))
+            continue
+        path_text, value_text = item.split("=", 1)
+        parts: list[str | int] = []
+        for token in re.findall(r"[^.\[\]]+|\[\d+\]", path_text.strip()):
+            parts.append(int(token[1:-1]) if token.startswith("[") else token)
+        node = data
+        ok = bool(parts)
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, list) and isinstance(part, str):
+                names = [x.get("name") for x in node if isinstance(x, dict)]
+                if part not in names:
+                    problems.append(Problem(file, path_text, f"no item named '{part}' under "
+                                            f"{format_path(tuple(parts[:depth]))}"
+                                            f"{_did_you_mean(part, names)}"))
+                    ok = False
+                    break
+                node = node[names.index(part)]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            elif isinstance(node, dict):
+                if part not in node:
+                    node[part] = {}
+                node = node[part]
+            else:
+                problems.append(Problem(file, path_text, f"'{part}' does not lead anywhere: "
+                                        f"{format_path(tuple(parts[:depth]))} is "
+                                        f"{type(node).__name__}"))
+                ok = False
+                break
+        if not ok:
+            continue
+        last = parts[-1]
+        if isinstance(node, dict):
+            vocab = _vocabulary() | set(node)
+            if last not in vocab:
+                problems.append(Problem(file, path_text, f"unknown field '{last}'"
+                                        f"{_did_you_mean(last, vocab)}"))
+                continue
+            node[last] = _parse_value(value_text)
+        elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+            node[last] = _parse_value(value_text)
+        else:
+            problems.append(Problem(file, path_text, "cannot set this path"))
+    if problems:
+        raise ScenarioError(problems)
+    return data
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load and validate a scenario file (.yaml, .yml or .toml), with optional overrides."""
     source = read_source(path)
+    if overrides:
+        data = apply_overrides(source.data, overrides)
+        return scenario_from_data(data, source.file, Source(source.file, data, source.lines))
     return scenario_from_data(source.data, source.file, source)
 
 

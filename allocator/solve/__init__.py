@@ -160,10 +160,13 @@ def _target_efficiency(p: Problem, method: str, **kw) -> Solution:
     top = p.budget_hi
 
     def attempt(budget: float) -> Solution | None:
+        at_budget = with_target.with_budget(budget, budget)
         try:
-            return _fixed(with_target.with_budget(budget, budget), method, **kw)
+            sol = _fixed(at_budget, method, **kw)
         except InfeasibleError:
             return None
+        sol.problem = at_budget
+        return sol
 
     best = attempt(top)
     if best is not None:
@@ -197,5 +200,6 @@ def solve(p: Problem, *, method: str = "auto", tol: float = DEFAULT_TOL,
     start = time.perf_counter()
     kw = {"tol": tol, "backend": backend, "time_limit": time_limit}
     sol = _target_efficiency(p, method, **kw) if p.target is not None else _fixed(p, method, **kw)
+    sol.problem = sol.problem or p
     sol.seconds = time.perf_counter() - start
     return sol

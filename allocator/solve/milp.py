@@ -10,8 +10,11 @@ steepest segments first by itself. `min_if_active` and `max_active` use an on/of
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +29,25 @@ __all__ = ["MilpResult", "solve_milp", "available_backends"]
 _ids = itertools.count()
 
 
+@functools.cache
+def _silence_highs_banner() -> None:
+    """HiGHS prints a banner to the process's stdout on its first model, whatever the
+    options: create that first model with stdout pointed at /dev/null."""
+    try:
+        import highspy
+    except ImportError:
+        return
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def available_backends() -> list[str]:
     names = pulp.listSolvers(onlyAvailable=True)
     return [b for b in ("HiGHS", "PULP_CBC_CMD") if b in names]
@@ -36,6 +58,8 @@ def _backend(name: str | None, time_limit: float, gap: float):
     if not names:
         raise SolverError("no MILP solver is available: install highspy (pip install highspy)")
     name = name or names[0]
+    if name == "HiGHS":
+        _silence_highs_banner()
     if name not in names:
         raise SolverError(f"MILP backend '{name}' is not available; available: "
                           f"{', '.join(names)}")
@@ -157,7 +181,10 @@ def solve_milp(
             s = pulp.LpVariable(f"s_{len(penalties)}", 0)
             penalties.append(r.penalty * s)
             expr = expr + s if r.sense == ">=" else expr - s
-        add((expr <= r.rhs) if r.sense == "<=" else (expr >= r.rhs), r.name)
+        if r.sense == "==":
+            add(expr == r.rhs, r.name)
+        else:
+            add((expr <= r.rhs) if r.sense == "<=" else (expr >= r.rhs), r.name)
     for lim in p.active_limits:
         if lim.name not in drop:
             add(pulp.lpSum(on[i] for i in lim.index) <= lim.k, lim.name)

@@ -62,7 +62,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
         out = np.empty(len(rows))
         for j, r in enumerate(rows):
             v = r.lhs(x, y) - r.rhs
-            v = v if r.sense == ">=" else -v
+            v = -v if r.sense == "<=" else v
             if r.penalty:
                 v += s[soft.index(j)]
             out[j] = v / row_scale[j]
@@ -74,7 +74,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
         jac = np.zeros((len(rows), len(u)))
         for j, r in enumerate(rows):
             row = (r.a[idx] + r.b[idx] * d) * scale
-            jac[j, : len(idx)] = (row if r.sense == ">=" else -row) / row_scale[j]
+            jac[j, : len(idx)] = (-row if r.sense == "<=" else row) / row_scale[j]
             if r.penalty:
                 jac[j, len(idx) + soft.index(j)] = obj_scale / row_scale[j]
         return jac
@@ -86,7 +86,14 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
             u0[len(idx) + k] = max(0.0, -start[j]) * row_scale[j] / obj_scale
     bounds = [(lo / s, hi / s) for lo, hi, s in zip(lb, ub, scale, strict=True)]
     bounds += [(0.0, None)] * n_s
-    constraints = [{"type": "ineq", "fun": cons, "jac": cons_jac}] if rows else []
+    eq = np.array([r.sense == "==" for r in rows], dtype=bool)
+    constraints = []
+    if np.any(eq):
+        constraints.append({"type": "eq", "fun": lambda u: cons(u)[eq],
+                            "jac": lambda u: cons_jac(u)[eq]})
+    if np.any(~eq):
+        constraints.append({"type": "ineq", "fun": lambda u: cons(u)[~eq],
+                            "jac": lambda u: cons_jac(u)[~eq]})
     try:
         res = minimize(fun, u0, jac=grad, bounds=bounds, constraints=constraints,
                        method="SLSQP", options={"maxiter": 300, "ftol": 1e-12})

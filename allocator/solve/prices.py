@@ -45,6 +45,7 @@ def shadow_prices(p: Problem, x: np.ndarray) -> dict[str, float]:
     base = p.objective(x)
     prices: dict[str, float] = {}
     names = binding(p, x)
+    equal = {r.name for r in p.rows if r.sense == "=="}
     for name in names:
         if name.startswith("line:"):
             i = p.names.index(name[5:-4])
@@ -57,10 +58,10 @@ def shadow_prices(p: Problem, x: np.ndarray) -> dict[str, float]:
             y = p.outcomes(x)
             step = max(1e-4 * max(abs(row.rhs), float(np.abs(row.a) @ x + np.abs(row.b) @ y)),
                        1e-3)
-            rows = [replace(r, rhs=r.rhs + (step if r.sense == "<=" else -step))
+            rows = [replace(r, rhs=r.rhs + (-step if r.sense == ">=" else step))
                     if r.name == name else r for r in p.rows]
             relaxed = replace(p, rows=rows)
         gain = _gain(p, relaxed, x, base)
-        if gain is not None:
-            prices[name] = max(gain, 0.0) / step
+        if gain is not None:  # an equality may cost when moved: keep its sign
+            prices[name] = (gain if name in equal else max(gain, 0.0)) / step
     return prices

@@ -27,6 +27,7 @@ class Solution:
     shadow_prices: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rounds: int = 0
+    problem: object | None = None  # the problem actually solved (target efficiency adds a row)
 
     @property
     def gap(self) -> float:

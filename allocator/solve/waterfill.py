@@ -103,6 +103,11 @@ def waterfill(p: Problem, *, tol: float = 1e-9) -> Solution:
         bound = min(_dual_bound(p, mu_a, target), _dual_bound(p, mu_b, target))
     bound = max(bound, obj)  # the dual bound is >= primal up to rounding
     mu = math.sqrt(mu_a * mu_b)
-    name = "budget" if free_total > target else "budget.min"
+    if p.budget_lo == p.budget_hi:
+        prices = {"budget": mu - c}  # d objective / d budget, negative if spending hurts
+    elif free_total > target:
+        prices = {"budget": mu - c}
+    else:
+        prices = {"budget.min": c - mu}
     return Solution(x, obj, bound, "waterfill", time.perf_counter() - start,
-                    shadow_prices={name: mu - c if free_total > target else c - mu})
+                    shadow_prices=prices)

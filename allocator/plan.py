@@ -1,0 +1,361 @@
+"""Plan: the allocation as finance reads it — per line, stage and platform, the certificate,
+binding constraints with shadow prices, the change against the baseline; and its export.
+
+A Plan is computed from the scenario, the compiled problem and the solver's solution; it
+never solves. `write_plan_folder` writes plan.csv, plan.json, plan.xlsx, the resolved scenario
+and the provenance atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import __version__
+from .errors import AllocatorError
+from .problem import Problem, violations
+from .scenario import Scenario
+from .solve import Solution
+from .solve.prices import binding
+
+__all__ = ["Plan", "make_plan", "plan_scenario", "write_plan_folder", "format_table"]
+
+
+@dataclass
+class Plan:
+    scenario: Scenario
+    problem: Problem
+    solution: Solution
+    lines: pd.DataFrame
+    stages: pd.DataFrame
+    platforms: pd.DataFrame
+    constraints: pd.DataFrame
+    baseline_objective: float | None = None
+    baseline_violations: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def currency(self) -> str:
+        return self.scenario.currency
+
+    @property
+    def total_spend(self) -> float:
+        return float(self.lines["spend"].sum())
+
+    @property
+    def objective_label(self) -> str:
+        goal = self.problem.goal
+        return {"conversions": "conversions", "revenue": f"revenue ({self.currency})",
+                "value": f"value ({self.currency})", "profit": f"profit ({self.currency})",
+                "min_spend": f"spend ({self.currency}, minimised)"}[goal]
+
+    def summary(self) -> dict:
+        s = self.solution
+        out = {
+            "scenario": self.scenario.name,
+            "status": s.status,
+            "objective": self.problem.goal,
+            "objective_value": s.objective,
+            "bound": s.bound,
+            "gap": s.gap,
+            "solver": s.method,
+            "seconds": s.seconds,
+            "refinement_rounds": s.rounds,
+            "total_spend": self.total_spend,
+            "currency": self.currency,
+            "notes": list(s.notes),
+        }
+        if self.baseline_objective is not None:
+            out["baseline_objective"] = self.baseline_objective
+            out["baseline_feasible"] = not self.baseline_violations
+            out["baseline_violations"] = self.baseline_violations
+        return out
+
+    def to_dict(self) -> dict:
+        def records(df: pd.DataFrame) -> list[dict]:
+            return json.loads(df.to_json(orient="records"))
+
+        return {
+            "summary": self.summary(),
+            "lines": records(self.lines),
+            "stages": records(self.stages),
+            "platforms": records(self.platforms),
+            "constraints": records(self.constraints),
+            "tool": {"name": "allocator", "version": __version__},
+        }
+
+
+def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _shadow_words(row, price: float, p: Problem, x: np.ndarray, y: np.ndarray) -> str:
+    """A shadow price in a planner's units: 'another EUR 1,000 of budget is worth 499 value'."""
+    what = {"conversions": "conversions", "min_spend": f"{p.currency} of spend saved"}.get(
+        p.goal, f"{p.currency} of {p.goal}")
+    verb = "is worth" if price >= 0 else "would cost"
+    amount = abs(price)
+    if row is None:  # a line's ceiling
+        return f"another {p.currency} 1,000 of room on this line {verb} {amount * 1e3:,.2f} {what}"
+    if row.kind == "budget":
+        return f"another {p.currency} 1,000 of budget {verb} {amount * 1e3:,.2f} {what}"
+    if row.kind == "spend":
+        return f"another {p.currency} 1,000 of room here {verb} {amount * 1e3:,.2f} {what}"
+    if row.kind in ("share", "guideline"):
+        point = 0.01 * float(x.sum())
+        return f"moving this limit by 1 point {verb} {amount * point:,.2f} {what}"
+    if row.kind == "cpa" and row.group is not None:
+        return (f"a CPA ceiling {p.currency} 1 higher {verb} "
+                f"{amount * float(row.group @ y):,.2f} {what}")
+    if row.kind == "roas" and row.group is not None:
+        return (f"a ROAS floor 0.1 lower {verb} {amount * 0.1 * float(row.group @ x):,.2f} "
+                f"{what}")
+    return f"one more outcome of room here {verb} {amount:,.4g} {what}"
+
+
+def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
+    """Tables and checks for a solved problem."""
+    p = sol.problem or p  # target efficiency solves with its target row and found budget
+    x = sol.x
+    y = p.outcomes(x)
+    with np.errstate(invalid="ignore"):
+        d = np.where(x > 0, p.marginals(x), 0.0)
+    stage_per = np.array([sc.stages[s].per for s in p.stages])
+    total = max(float(x.sum()), 1e-12)
+    value = p.value_per_outcome * y
+    revenue = p.revenue_per_outcome * y
+    lines = pd.DataFrame({
+        "line": p.names,
+        "stage": p.stages,
+        "platform": p.platforms,
+        "market": [line.market for line in sc.lines],
+        "kind": [line.kind for line in sc.lines],
+        "spend": x,
+        "share_of_total": x / total,
+        "outcome": y,
+        "kpi": [sc.stages[s].kpi for s in p.stages],
+        "unit_cost": _ratio(x * stage_per, y),
+        "unit_cost_label": [sc.stages[s].unit_cost_label for s in p.stages],
+        "value": value,
+        "revenue": revenue,
+        "roas": np.where(p.revenue_per_outcome > 0, _ratio(revenue, x), np.nan),
+        "marginal_roas": np.where(p.revenue_per_outcome > 0, p.revenue_per_outcome * d, np.nan),
+        "marginal_value": p.value_per_outcome * d,
+        # objective gained by the next unit of currency on this line (after its own cost)
+        "marginal_return": (np.zeros(p.n) - 1.0) if p.minimize_spend
+        else p.weight * d - p.spend_cost,
+        "min": p.lo,
+        "max": np.where([r in ("budget", "reach") for r in p.hi_reason], np.nan, p.hi),
+        "min_if_active": np.where(p.threshold > 0, p.threshold, np.nan),
+    })
+    stage_spend = lines.groupby("stage", sort=False)["spend"].transform("sum")
+    lines.insert(7, "share_of_stage", _ratio(lines["spend"], stage_spend))
+    if p.baseline is not None:
+        lines["baseline"] = p.baseline
+        lines["change"] = x - p.baseline
+        lines["change_pct"] = _ratio(x - p.baseline, p.baseline)
+
+    def summarise(by: str) -> pd.DataFrame:
+        agg = {"spend": "sum", "outcome": "sum", "value": "sum", "revenue": "sum"}
+        if p.baseline is not None:
+            agg["baseline"] = "sum"
+        g = lines.groupby(by, sort=False).agg(agg).reset_index()
+        g.insert(2, "share_of_total", g["spend"] / total)
+        g["roas"] = np.where(g["revenue"] > 0, _ratio(g["revenue"], g["spend"]), np.nan)
+        if by == "stage":
+            per = np.array([sc.stages[s].per for s in g["stage"]])
+            g["kpi"] = [sc.stages[s].kpi for s in g["stage"]]
+            g["unit_cost"] = _ratio(g["spend"] * per, g["outcome"])
+            g["unit_cost_label"] = [sc.stages[s].unit_cost_label for s in g["stage"]]
+        else:
+            g = g.drop(columns="outcome")  # platforms mix KPIs: outcomes do not add up
+        if p.baseline is not None:
+            g["change"] = g["spend"] - g["baseline"]
+        return g
+
+    stages, platforms = summarise("stage"), summarise("platform")
+
+    rows = []
+    bind = set(binding(p, x))
+    for r in p.rows:
+        price = sol.shadow_prices.get(r.name, np.nan)
+        rows.append({
+            "constraint": r.name, "kind": r.kind, "rule": r.text, "value": r.lhs(x, y),
+            "limit": r.rhs, "binding": r.name in bind,
+            "soft": bool(r.penalty), "violation": r.violation(x, y), "shadow_price": price,
+            "meaning": _shadow_words(r, price, p, x, y)
+            if r.name in bind and np.isfinite(price) and price != 0 else "",
+        })
+    for lim in p.active_limits:
+        count = int(np.sum(x[lim.index] > 0))
+        rows.append({"constraint": lim.name, "kind": "active", "rule": lim.text,
+                     "value": count, "limit": lim.k, "binding": count == lim.k, "soft": False,
+                     "violation": max(0, count - lim.k), "shadow_price": np.nan,
+                     "meaning": ""})
+    for i in range(p.n):
+        name = f"line:{p.names[i]}.max"
+        if name in bind:
+            price = sol.shadow_prices.get(name, np.nan)
+            rows.append({"constraint": name, "kind": "line", "rule":
+                         f"line {p.names[i]} spend <= {p.hi[i]:,.0f}", "value": x[i],
+                         "limit": p.hi[i], "binding": True, "soft": False, "violation": 0.0,
+                         "shadow_price": price, "meaning": _shadow_words(None, price, p, x, y)
+                         if np.isfinite(price) and price != 0 else ""})
+    constraints = pd.DataFrame(rows, columns=["constraint", "kind", "rule", "value", "limit",
+                                              "binding", "soft", "violation", "shadow_price",
+                                              "meaning"])
+
+    plan = Plan(sc, p, sol, lines, stages, platforms, constraints, violations=violations(p, x))
+    if p.baseline is not None:
+        plan.baseline_objective = p.objective(p.baseline)
+        plan.baseline_violations = violations(p, p.baseline)
+    return plan
+
+
+# --- console ---------------------------------------------------------------------------------
+
+
+def _money(v: float) -> str:
+    return "" if v is None or not math.isfinite(v) else f"{v:,.0f}"
+
+
+def format_table(plan: Plan) -> str:
+    """The plan as a readable console table."""
+    s, cur = plan.solution, plan.currency
+    out = [f"{plan.scenario.name}: {s.status}, {plan.objective_label} "
+           f"{abs(s.objective) if plan.problem.minimize_spend else s.objective:,.2f}",
+           f"certified: at most {s.gap:.3%} below the best plan (bound {s.bound:,.2f}); "
+           f"solver {s.method}, {s.seconds:.2f} s",
+           f"total spend {cur} {plan.total_spend:,.0f}"]
+    if plan.baseline_objective is not None:
+        base = plan.baseline_objective
+        better = s.objective - base
+        broken = plan.baseline_violations
+        feas = "" if not broken else (f" (today's spend breaks {len(broken)} constraint"
+                                      f"{'s' if len(broken) > 1 else ''}: "
+                                      f"{broken[0].split(': ', 1)[-1]}"
+                                      f"{', ...' if len(broken) > 1 else ''})")
+        out.append(f"baseline {plan.objective_label} {base:,.2f}; plan is {better:+,.2f}"
+                   f"{'' if base == 0 else f' ({better / abs(base):+.1%})'}{feas}")
+    out.extend(f"note: {n}" for n in s.notes)
+    cols = ["line", "stage", "platform", "spend", "share_of_total", "outcome", "unit_cost",
+            "unit_cost_label", "roas", "next_1k"]
+    if "baseline" in plan.lines:
+        cols += ["baseline", "change"]
+    lines = plan.lines.assign(next_1k=plan.lines["marginal_return"] * 1000)
+    df = lines[cols].rename(columns={"next_1k": f"next {cur} 1k buys"})
+    fmt = {"spend": _money, "outcome": _money, "baseline": _money,
+           "change": lambda v: f"{v:+,.0f}",
+           "share_of_total": lambda v: f"{v:.1%}",
+           "unit_cost": lambda v: "" if not math.isfinite(v) else f"{v:,.2f}",
+           "roas": lambda v: "" if not math.isfinite(v) else f"{v:.2f}",
+           f"next {cur} 1k buys": lambda v: f"{v:,.2f}"}
+    out += ["", df.to_string(index=False, formatters=fmt, na_rep="")]
+    st = plan.stages[["stage", "spend", "share_of_total", "outcome", "kpi", "unit_cost",
+                      "unit_cost_label", "roas"]]
+    out += ["", st.to_string(index=False, formatters=fmt, na_rep="")]
+    bind = plan.constraints[plan.constraints["binding"]]
+    if len(bind):
+        out += ["", "binding constraints:"]
+        for _, row in bind.iterrows():
+            meaning = f": {row['meaning']}" if row["meaning"] else ""
+            out.append(f"  {row['rule']}{meaning}")
+    if plan.violations:
+        out += ["", "CONSTRAINTS BROKEN (please report):", *plan.violations]
+    return "\n".join(out)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def input_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_workbook(plan: Plan, path: Path) -> None:
+    """plan.xlsx: one sheet per table, plus the summary and the inputs."""
+    summary = pd.DataFrame(
+        [(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
+         for k, v in plan.summary().items()], columns=["item", "value"])
+    inputs = pd.DataFrame([{
+        "line": line.name, "stage": line.stage, "platform": line.platform,
+        "curve": json.dumps(line.curve.model_dump(exclude_none=True)),
+        "min": line.min, "max": line.max, "min_if_active": line.min_if_active,
+        "baseline": line.baseline} for line in plan.scenario.lines])
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        summary.to_excel(xl, sheet_name="summary", index=False)
+        plan.lines.to_excel(xl, sheet_name="plan", index=False)
+        plan.stages.to_excel(xl, sheet_name="stages", index=False)
+        plan.platforms.to_excel(xl, sheet_name="platforms", index=False)
+        plan.constraints.to_excel(xl, sheet_name="constraints", index=False)
+        inputs.to_excel(xl, sheet_name="inputs", index=False)
+
+
+def write_plan_folder(plan: Plan, out: str | Path, *, force: bool = False,
+                      source: str | Path | None = None,
+                      extra: dict[str, callable] | None = None) -> Path:
+    """Write the plan folder atomically: everything goes to a temporary folder beside the
+    target, which replaces the target only when complete. `extra` maps file names to
+    writers (charts, report) that take the target path."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
+                             "to replace it")
+    if out.exists() and not out.is_dir():
+        raise AllocatorError(f"{out}: is a file, not a folder; choose another --out")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as exc:
+        raise AllocatorError(f"{out}: cannot write there: {exc.strerror}") from None
+    try:
+        plan.lines.to_csv(tmp / "plan.csv", index=False)
+        data = plan.to_dict()
+        if source is not None:
+            data["tool"]["input"] = str(source)
+            data["tool"]["input_sha256"] = input_hash(source)
+        (tmp / "plan.json").write_text(json.dumps(data, indent=2, allow_nan=False,
+                                                  default=str), encoding="utf-8")
+        write_workbook(plan, tmp / "plan.xlsx")
+        resolved = plan.scenario.model_dump(mode="json", exclude_none=True)
+        header = (f"# resolved scenario written by allocator {__version__}"
+                  + (f" from {source} (sha256 {data['tool']['input_sha256']})" if source else "")
+                  + "\n")
+        (tmp / "scenario.resolved.yaml").write_text(
+            header + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True),
+            encoding="utf-8")
+        for name, writer in (extra or {}).items():
+            writer(tmp / name)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def plan_scenario(sc: Scenario, **solve_options) -> Plan:
+    """Compile, solve and tabulate a scenario: the whole main job from Python."""
+    from .problem import compile_problem
+    from .solve import solve
+
+    p = compile_problem(sc)
+    return make_plan(sc, p, solve(p, **solve_options))
