@@ -66,7 +66,7 @@ def _backend(name: str | None, time_limit: float, gap: float):
     return pulp.getSolver(name, msg=False, timeLimit=time_limit, gapRel=gap)
 
 
-def _error_band(seg: Segments, ds: list, add, tag: str):
+def _error_band(prob: pulp.LpProblem, seg: Segments, ds: list, add, tag: str):
     """Per segment k a term t_k with chord + t_k covering f on the filled part:
     t_k <= over_k, and near either end no more than the tangents there allow, so an
     empty or full segment contributes no error at all."""
@@ -78,7 +78,7 @@ def _error_band(seg: Segments, ds: list, add, tag: str):
         up, down = float(seg.over[k]), float(seg.under[k])
         if L <= 0 or (up <= tiny and down <= tiny):
             continue
-        t = pulp.LpVariable(f"t{tag}_{k}", -down, up)
+        t = prob.add_variable(f"t{tag}_{k}", -down, up)
         theta = d * (1.0 / L)
         if up > tiny:
             if np.isfinite(over_l[k]):
@@ -124,7 +124,7 @@ def solve_milp(
     named: dict[str, pulp.LpConstraint] = {}
 
     def add(con: pulp.LpConstraint, name: str | None = None) -> None:
-        prob.addConstraint(con, f"c{len(prob.constraints)}")
+        prob.addConstraint(con, f"c{prob.numConstraints()}")
         if name is not None:
             named[name] = con
 
@@ -142,18 +142,18 @@ def solve_milp(
     on: list[pulp.LpVariable | None] = [None] * n
     for i, seg in enumerate(segs):
         lengths, slopes = seg.lengths, seg.slopes
-        ds = [pulp.LpVariable(f"d{i}_{k}", 0, float(L)) for k, L in enumerate(lengths)]
+        ds = [prob.add_variable(f"d{i}_{k}", 0, float(L)) for k, L in enumerate(lengths)]
         x_i = pulp.lpSum(ds)
         y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True))
         if (negative[i] or not seg.concave) and len(ds) > 1:
             for k in range(len(ds) - 1):  # segment k+1 only once segment k is full
-                z = pulp.LpVariable(f"z{i}_{k}", cat="Binary")
+                z = prob.add_variable(f"z{i}_{k}", cat="Binary")
                 binaries.append(z)
                 add(ds[k] >= float(lengths[k]) * z)
                 add(ds[k + 1] <= float(lengths[k + 1]) * z)
         thr = 0.0 if f"line:{p.names[i]}.min_if_active" in drop else float(p.threshold[i])
         if thr > 0 or limited[i] or fix_active is not None:
-            a = pulp.LpVariable(f"a{i}", cat="Binary")
+            a = prob.add_variable(f"a{i}", cat="Binary")
             binaries.append(a)
             on[i] = a
             top = float(seg.points[-1])
@@ -167,7 +167,7 @@ def solve_milp(
         if p.hi[i] < seg.points[-1] and f"line:{p.names[i]}.max" not in drop:
             add(x_i <= float(p.hi[i]), f"line:{p.names[i]}.max")
         if band:
-            y_i = y_i + _error_band(seg, ds, add, f"{i}")
+            y_i = y_i + _error_band(prob, seg, ds, add, f"{i}")
         x_expr.append(x_i)
         y_expr.append(y_i)
 
@@ -178,7 +178,7 @@ def solve_milp(
         expr = pulp.lpSum(float(r.a[i]) * x_expr[i] for i in np.flatnonzero(r.a)) + \
             pulp.lpSum(float(r.b[i]) * y_expr[i] for i in np.flatnonzero(r.b))
         if r.penalty is not None and not feasibility:
-            s = pulp.LpVariable(f"s_{len(penalties)}", 0)
+            s = prob.add_variable(f"s_{len(penalties)}", 0)
             penalties.append(r.penalty * s)
             expr = expr + s if r.sense == ">=" else expr - s
         if r.sense == "==":

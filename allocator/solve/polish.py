@@ -29,6 +29,10 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
     obj_scale = max(abs(p.objective(x0, y0)), 1.0)
     row_scale = [max(abs(r.rhs), float(np.abs(r.a) @ x0 + np.abs(r.b) @ y0), 1.0) for r in rows]
 
+    def slopes(x: np.ndarray) -> np.ndarray:
+        d = p.bank.derivative(x)[idx]
+        return np.where(np.isfinite(d), d, 1e12)  # power curves are vertical at zero
+
     def full(u: np.ndarray) -> np.ndarray:
         x = np.zeros(p.n)
         x[idx] = u[: len(idx)] * scale
@@ -50,7 +54,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
         if p.minimize_spend:
             g[: len(idx)] = -scale
         else:
-            g[: len(idx)] = (p.weight[idx] * p.bank.derivative(x)[idx] - p.spend_cost) * scale
+            g[: len(idx)] = (p.weight[idx] * slopes(x) - p.spend_cost) * scale
         for k, j in enumerate(soft):
             g[len(idx) + k] = -rows[j].penalty * obj_scale
         return -g / obj_scale
@@ -70,7 +74,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
 
     def cons_jac(u):
         x = full(u)
-        d = p.bank.derivative(x)[idx]
+        d = slopes(x)
         jac = np.zeros((len(rows), len(u)))
         for j, r in enumerate(rows):
             row = (r.a[idx] + r.b[idx] * d) * scale
