@@ -12,7 +12,6 @@ from allocator.scenario import load_scenario, scenario_from_data
 from allocator.solve import solve
 
 from .checks import objective_of, scenario_violations
-from .conftest import SCENARIOS
 from .oracle import brute_force, dp_optimum
 
 
@@ -42,8 +41,9 @@ def solved(sc, **kw):
 
 
 def test_linear_lines_fill_the_cheapest_first():
-    sc = scenario([line("cheap", "awareness", {"type": "linear", "unit_cost": 1, "per": 1, "cap": 3000}),
-                   line("dear", "awareness", {"type": "linear", "unit_cost": 2, "per": 1})],
+    cheap = {"type": "linear", "unit_cost": 1, "per": 1, "cap": 3000}
+    dear = {"type": "linear", "unit_cost": 2, "per": 1}
+    sc = scenario([line("cheap", "awareness", cheap), line("dear", "awareness", dear)],
                   stages=["awareness"])
     _, sol = solved(sc)
     assert sol.x == pytest.approx([3000, 7000])
