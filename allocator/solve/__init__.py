@@ -99,11 +99,15 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             raise SolverError(f"the MILP solver returned '{outer.status}' on the relaxation; "
                               "try --solver milp with another backend or a longer time limit")
         bound = min(bound, outer.bound)
-        inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left)
-        for res in (inner, outer):
-            if res.x is not None:
-                consider(res.x)
-                consider(polish(p, res.x, res.active))
+        found = best
+        consider(outer.x)
+        consider(polish(p, outer.x, outer.active))
+        if best <= found or bound - best > tol * max(abs(bound), 1.0):
+            # the relaxation's plan did not settle it: the chord model's own plan may
+            inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left)
+            if inner.x is not None:
+                consider(inner.x)
+                consider(polish(p, inner.x, inner.active))
         gap_abs = tol * max(abs(bound), 1.0)
         if best_x is not None and bound - best <= gap_abs:
             break

@@ -94,6 +94,16 @@ def _error_band(prob: pulp.LpProblem, seg: Segments, ds: list, add, tag: str):
     return pulp.lpSum(terms)
 
 
+def _single_hump(slopes: np.ndarray) -> int | None:
+    """Index of the steepest segment if slopes rise to it and fall after it (an S-curve),
+    else None (then every segment needs its fill-order binary)."""
+    peak = int(np.argmax(slopes))
+    tol = 1e-12 * (1.0 + float(np.max(np.abs(slopes))))
+    if np.all(np.diff(slopes[: peak + 1]) >= -tol) and np.all(np.diff(slopes[peak:]) <= tol):
+        return peak
+    return None
+
+
 @dataclass
 class MilpResult:
     status: str  # optimal | infeasible | unbounded | failed
@@ -146,11 +156,21 @@ def solve_milp(
         x_i = pulp.lpSum(ds)
         y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True))
         if (negative[i] or not seg.concave) and len(ds) > 1:
-            for k in range(len(ds) - 1):  # segment k+1 only once segment k is full
+            peak = _single_hump(slopes) if not negative[i] else None
+            chain = range(len(ds) - 1) if peak is None else range(peak)
+            for k in chain:  # segment k+1 only once segment k is full
                 z = prob.add_variable(f"z{i}_{k}", cat="Binary")
                 binaries.append(z)
                 add(ds[k] >= float(lengths[k]) * z)
                 add(ds[k + 1] <= float(lengths[k + 1]) * z)
+            if peak is not None and peak < len(ds) - 1:
+                # past the hump slopes fall, so the LP fills those segments in order by
+                # itself; one binary keeps them shut until the hump is climbed
+                past = prob.add_variable(f"w{i}", cat="Binary")
+                binaries.append(past)
+                add(ds[peak] >= float(lengths[peak]) * past)
+                for k in range(peak + 1, len(ds)):
+                    add(ds[k] <= float(lengths[k]) * past)
         thr = 0.0 if f"line:{p.names[i]}.min_if_active" in drop else float(p.threshold[i])
         if thr > 0 or limited[i] or fix_active is not None:
             a = prob.add_variable(f"a{i}", cat="Binary")

@@ -1,0 +1,46 @@
+"""Shared helpers for the benchmarks: random problems built straight from arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocator.curves import CurveBank
+from allocator.problem import Problem, _budget_rows
+
+
+def array_problem(bank: CurveBank, weight: np.ndarray, budget: float,
+                  hi: np.ndarray | None = None, threshold: np.ndarray | None = None,
+                  stages: list[str] | None = None, rows: list | None = None) -> Problem:
+    """A Problem without a scenario file: for sizes no planner would type."""
+    n = len(bank)
+    hi = np.full(n, budget) if hi is None else hi
+    return Problem(
+        names=[f"l{i}" for i in range(n)], stages=stages or ["awareness"] * n,
+        platforms=["p"] * n, bank=bank, lo=np.zeros(n), hi=hi, line_max=hi.copy(),
+        hi_reason=["max"] * n, threshold=np.zeros(n) if threshold is None else threshold,
+        weight=weight, spend_cost=0.0, minimize_spend=False,
+        rows=_budget_rows(n, budget, budget, "EUR") + (rows or []), active_limits=[],
+        value_per_outcome=weight, revenue_per_outcome=weight, baseline=None,
+        budget_lo=budget, budget_hi=budget)
+
+
+def random_hill(n: int, seed: int, s_range=(0.7, 3.0)) -> tuple[CurveBank, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    bank = CurveBank.from_arrays("hill", vmax=rng.uniform(500, 5000, n),
+                                 k=rng.uniform(2000, 30000, n), s=rng.uniform(*s_range, n))
+    return bank, rng.uniform(0.5, 3.0, n)
+
+
+def dp_budget_only(bank: CurveBank, weight: np.ndarray, budget: float, grid: int = 1000):
+    """Exact optimum on a grid of budget/grid units (the oracle): O(n grid^2), vectorised."""
+    units = np.arange(grid + 1) * (budget / grid)
+    best = np.full(grid + 1, -np.inf)
+    best[0] = 0.0
+    for i in range(len(bank)):
+        vals = weight[i] * bank[i].value(units)
+        # new[j] = max_s best[j - s] + vals[s]
+        j = np.arange(grid + 1)[:, None]
+        s = np.arange(grid + 1)[None, :]
+        cand = np.where(s <= j, best[np.clip(j - s, 0, grid)] + vals[s], -np.inf)
+        best = cand.max(axis=1)
+    return float(best[grid])
