@@ -44,3 +44,35 @@ def dp_budget_only(bank: CurveBank, weight: np.ndarray, budget: float, grid: int
         cand = np.where(s <= j, best[np.clip(j - s, 0, grid)] + vals[s], -np.inf)
         best = cand.max(axis=1)
     return float(best[grid])
+
+
+STAGES = ["awareness", "consideration", "conversion", "loyalty", "advocacy"]
+PLATFORMS = ["meta", "instagram", "tiktok", "youtube", "linkedin", "x", "reddit", "pinterest"]
+
+
+def funnel_5x8(seed: int = 0, guidelines: str = "hard") -> dict:
+    """A 5-stage x 8-platform scenario with S-curves, learning-phase thresholds and the
+    guideline splits: the workshop-sized case of the targets."""
+    rng = np.random.default_rng(seed)
+    value = {"awareness": 0.006, "consideration": 0.4, "conversion": 55.0, "loyalty": 40.0,
+             "advocacy": 30.0}
+    scale = {"awareness": 2e6, "consideration": 2e4, "conversion": 500, "loyalty": 300,
+             "advocacy": 150}
+    lines = []
+    for stage in STAGES:
+        for platform in PLATFORMS:
+            line = {"name": f"{platform}-{stage}", "stage": stage, "platform": platform,
+                    "value_per_outcome": value[stage],
+                    "curve": {"type": "hill", "vmax": float(scale[stage] * rng.uniform(0.5, 2)),
+                              "k": float(rng.uniform(8000, 40000)),
+                              "s": float(rng.uniform(0.8, 2.5))}}
+            if stage in ("conversion", "loyalty", "advocacy"):
+                line["min_if_active"] = float(rng.choice([3000, 5000, 8000]))
+            lines.append(line)
+    return {
+        "name": "5 x 8 benchmark", "budget": 400_000, "stages": STAGES,
+        "platforms": PLATFORMS, "lines": lines,
+        "guidelines": {"preset": "paid-social-funnel", "enforce": guidelines,
+                       **({"penalty_per_point": 500} if guidelines == "soft" else {})},
+        "objective": "value",
+    }

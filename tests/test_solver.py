@@ -333,3 +333,17 @@ def test_every_plan_holds_every_constraint_and_beats_random_plans(sc, seed):
             x *= budget / x.sum()
         if not scenario_violations(sc, x):
             assert sol.objective >= objective_of(sc, x) - gap_abs - 1e-9
+
+
+def test_milp_bound_is_the_solvers_proven_bound_not_its_incumbent():
+    # a knapsack stopped at a loose MIP gap: the bound must sit above the true optimum
+    from allocator.solve.milp import solve_milp
+    from allocator.solve.pwl import initial_breakpoints, segments
+
+    sc, _, _ = random_problem(7, n=9)
+    p = compile_problem(sc)
+    segs = [segments(p.curve(i), initial_breakpoints(p.curve(i), p.hi[i], k=12))
+            for i in range(p.n)]
+    exact = solve_milp(p, segs, band=True, gap=1e-9)
+    loose = solve_milp(p, segs, band=True, gap=0.2)
+    assert loose.bound >= exact.value - 1e-6 * abs(exact.value)

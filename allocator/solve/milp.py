@@ -235,7 +235,11 @@ def solve_milp(
     bound = value
     model = getattr(prob, "solverModel", None)
     if binaries and model is not None and hasattr(model, "getInfo"):
-        dual_bound = model.getInfo().mip_dual_bound
+        info = model.getInfo()
+        # PuLP hands HiGHS the negated objective of a maximisation: turn its bound back
+        sign = -1.0 if abs(info.objective_function_value + value) < \
+            abs(info.objective_function_value - value) else 1.0
+        dual_bound = sign * info.mip_dual_bound
         if math.isfinite(dual_bound):
             bound = max(value, dual_bound)
     elif binaries:  # CBC: trust the requested relative gap
