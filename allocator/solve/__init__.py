@@ -141,8 +141,16 @@ def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float
                           "per-line bounds only; this scenario needs --solver milp (or auto)")
     sol = waterfill(p)
     sol.x = _snap(p, sol.x)
-    if p.n <= 5000:  # per-line prices are a polish each: only for plans a person reads
-        sol.shadow_prices = {**shadow_prices(p, sol.x), **sol.shadow_prices}
+    # a line held at its ceiling would take more at the common marginal value mu:
+    # its price is its own marginal value above mu (KKT), no re-solve needed
+    (name, price), = sol.shadow_prices.items()
+    mu = p.spend_cost - price if name == "budget.min" else p.spend_cost + price
+    with np.errstate(invalid="ignore"):
+        marginal = p.weight * p.marginals(sol.x)
+    at_cap = (sol.x >= p.hi * (1 - 1e-9)) & np.array(
+        [r not in ("budget", "reach") for r in p.hi_reason])
+    for i in np.flatnonzero(at_cap & (marginal > mu)):
+        sol.shadow_prices[f"line:{p.names[i]}.max"] = float(marginal[i] - mu)
     if p.baseline is not None and _feasible(p, p.baseline) and p.objective(p.baseline) > \
             sol.objective:  # pragma: no cover - the exact optimum cannot lose; kept as a guard
         sol = replace(sol, x=p.baseline, objective=p.objective(p.baseline))
