@@ -20,7 +20,7 @@ from .diagnose import conflict, explain
 from .milp import available_backends, solve_milp
 from .polish import polish
 from .prices import shadow_prices
-from .pwl import initial_breakpoints, refine, segments
+from .pwl import adapt, initial_breakpoints, refine, segments
 from .result import Solution
 from .waterfill import waterfill
 
@@ -67,11 +67,16 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
 
 
 def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
-          max_rounds: int = 14) -> Solution:
+          warm: Solution | None = None, max_rounds: int = 14) -> Solution:
     start = time.perf_counter()
-    segs = [segments(p.curve(i), initial_breakpoints(
-        p.curve(i), float(p.hi[i]), k=INITIAL_SEGMENTS,
-        extra=(float(p.lo[i]), float(p.threshold[i])))) for i in range(p.n)]
+    extras = [(float(p.lo[i]), float(p.threshold[i])) for i in range(p.n)]
+    if warm is not None and warm.segments is not None and len(warm.segments) == p.n:
+        segs = [adapt(warm.segments[i], p.curve(i), float(p.hi[i]), extras[i])
+                for i in range(p.n)]
+    else:
+        segs = [segments(p.curve(i), initial_breakpoints(
+            p.curve(i), float(p.hi[i]), k=INITIAL_SEGMENTS, extra=extras[i]))
+            for i in range(p.n)]
     best_x, best = None, -math.inf
     bound = math.inf
     notes: list[str] = []
@@ -89,6 +94,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     if p.baseline is not None and _feasible(p, p.baseline):
         consider(p.baseline)  # never return a plan worse than what runs today
         consider(polish(p, p.baseline, p.baseline > 0))
+    if warm is not None and len(warm.x) == p.n:  # the last plan, moved into the new bounds
+        consider(polish(p, warm.x, warm.x > 0))
 
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
@@ -126,7 +133,7 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             "piecewise-linear relaxation has one: the scenario is at the edge of feasibility; "
             "loosen the tightest constraint a little")
     sol = Solution(best_x, best, max(bound, best), "milp", time.perf_counter() - start,
-                   rounds=rounds, notes=notes)
+                   rounds=rounds, notes=notes, segments=segs)
     sol.shadow_prices = shadow_prices(p, best_x)
     if sol.gap > tol:
         sol.status = "feasible"
@@ -135,7 +142,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     return sol
 
 
-def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float) -> Solution:
+def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float,
+               warm: Solution | None = None) -> Solution:
     if not p.is_simple:
         raise SolverError("the waterfill solver handles concave curves under a budget and "
                           "per-line bounds only; this scenario needs --solver milp (or auto)")
@@ -211,10 +219,15 @@ def _target_efficiency(p: Problem, method: str, **kw) -> Solution:
 
 
 def solve(p: Problem, *, method: str = "auto", tol: float = DEFAULT_TOL,
-          backend: str | None = None, time_limit: float = 120.0) -> Solution:
-    """Solve a problem to a certified optimum (gap <= tol) or raise InfeasibleError."""
+          backend: str | None = None, time_limit: float = 120.0,
+          warm: Solution | None = None) -> Solution:
+    """Solve a problem to a certified optimum (gap <= tol) or raise InfeasibleError.
+
+    `warm`: a solution of a nearby problem (same lines): its refined curves and plan are
+    the starting point, which makes sweeps and what-ifs cheap. It never changes the answer.
+    """
     start = time.perf_counter()
-    kw = {"tol": tol, "backend": backend, "time_limit": time_limit}
+    kw = {"tol": tol, "backend": backend, "time_limit": time_limit, "warm": warm}
     sol = _target_efficiency(p, method, **kw) if p.target is not None else _fixed(p, method, **kw)
     sol.problem = sol.problem or p
     sol.seconds = time.perf_counter() - start

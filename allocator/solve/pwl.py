@@ -15,7 +15,7 @@ import numpy as np
 
 from ..curves import Curve, Hill, Points
 
-__all__ = ["Segments", "initial_breakpoints", "segments", "refine"]
+__all__ = ["Segments", "initial_breakpoints", "segments", "refine", "adapt"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -121,3 +121,17 @@ def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> S
     a, b = seg.points[which], seg.points[which + 1]
     new = [a + (b - a) * j / pieces for j in range(1, pieces)]
     return segments(curve, np.unique(np.r_[seg.points, *new]))
+
+
+def adapt(seg: Segments, curve: Curve, hi: float, extra: tuple[float, ...] = ()) -> Segments:
+    """Reuse a refined line for a new spend ceiling (warm start of a sweep): keep the
+    breakpoints below it, and spread fresh ones over any new stretch above the old one."""
+    old_top = float(seg.points[-1])
+    if hi == old_top:
+        return seg
+    pts = seg.points[seg.points < hi]
+    if hi > old_top:
+        fresh = initial_breakpoints(curve, hi, k=8, extra=extra)
+        pts = np.r_[pts, fresh[fresh > old_top]]
+    pts = np.unique(np.r_[pts, hi, [e for e in extra if 0 < e < hi]])
+    return segments(curve, pts)

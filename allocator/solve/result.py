@@ -28,6 +28,7 @@ class Solution:
     notes: list[str] = field(default_factory=list)
     rounds: int = 0
     problem: object | None = None  # the problem actually solved (target efficiency adds a row)
+    segments: list | None = None  # the refined piecewise-linear curves: a warm start for sweeps
 
     @property
     def gap(self) -> float:
