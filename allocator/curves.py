@@ -37,6 +37,8 @@ __all__ = [
     "from_unit_cost_rise",
     "from_unit_cost_saturation",
     "FAMILIES",
+    "CurveBank",
+    "scaled",
 ]
 
 Array = NDArray[np.float64]
@@ -479,3 +481,21 @@ class CurveBank:
         for i, c in self.points.items():
             out[i] = c.concave
         return out
+
+
+def scaled(curve: Curve, *, outcome: float = 1.0, cost: float = 1.0) -> Curve:
+    """The same curve with its response multiplied by `outcome` and its unit cost by `cost`
+    (g(x) = outcome * f(x / cost)), in its own family so that it stays vectorised."""
+    if isinstance(curve, Hill):
+        return Hill(curve.vmax * outcome, curve.k * cost, curve.s)
+    if isinstance(curve, Exponential):
+        return Exponential(curve.vmax * outcome, curve.k * cost)
+    if isinstance(curve, Power):
+        return Power(curve.a * outcome * cost ** (-curve.b), curve.b)
+    if isinstance(curve, Log):
+        return Log(curve.a * outcome, curve.k * cost)
+    if isinstance(curve, Linear):
+        return Linear(curve.cost_per_outcome * cost / outcome, curve.cap * outcome)
+    if isinstance(curve, Points):
+        return Points(tuple(np.array(curve.spend) * cost), tuple(np.array(curve.outcome) * outcome))
+    raise TypeError(f"cannot scale a {type(curve).__name__}")

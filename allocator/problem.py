@@ -122,6 +122,18 @@ class Problem:
     def with_rows(self, extra: list[Row]) -> Problem:
         return replace(self, rows=self.rows + extra)
 
+    def without_rows(self, names: set[str]) -> Problem:
+        return replace(self, rows=[r for r in self.rows if r.name not in names])
+
+    def with_curve(self, i: int, curve: cv.Curve) -> Problem:
+        """The same problem with line i's response curve replaced (tornado, what-if)."""
+        items = [self.curve(j) for j in range(self.n)]
+        items[i] = curve
+        return replace(self, bank=cv.CurveBank.from_curves(items))
+
+    def mask(self, stage: str) -> Array:
+        return np.array([s == stage for s in self.stages], dtype=float)
+
     @property
     def is_concave(self) -> bool:
         return bool(np.all(self.bank.concave))

@@ -109,3 +109,11 @@ def test_vectorised_over_parameters():
 def test_huge_spend_stays_finite():
     for c in (curves.Hill(1e6, 10.0, 3.0), curves.Exponential(1e6, 10.0)):
         assert np.isfinite(c.value(1e15)) and np.isfinite(c.derivative(1e15))
+
+
+@pytest.mark.parametrize("curve,closed", CASES, ids=lambda c: getattr(c, "family", ""))
+def test_scaled_curve_is_outcome_times_f_of_spend_over_cost(curve, closed):
+    g = curves.scaled(curve, outcome=1.3, cost=0.8)
+    xs = np.array([0.0, 900.0, 15_000.0])
+    np.testing.assert_allclose(g.value(xs), 1.3 * curve.value(xs / 0.8), rtol=1e-12)
+    assert type(g) is type(curve)

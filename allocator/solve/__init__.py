@@ -67,7 +67,8 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
 
 
 def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
-          warm: Solution | None = None, max_rounds: int = 14) -> Solution:
+          warm: Solution | None = None, diagnose: bool = True, prices: bool = True,
+          max_rounds: int = 14) -> Solution:
     start = time.perf_counter()
     extras = [(float(p.lo[i]), float(p.threshold[i])) for i in range(p.n)]
     if warm is not None and warm.segments is not None and len(warm.segments) == p.n:
@@ -104,6 +105,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         # tighter than a fraction of the tolerance
         outer = solve_milp(p, segs, band=True, backend=backend, time_limit=left, gap=tol / 4)
         if outer.status == "infeasible":
+            if not diagnose:
+                raise InfeasibleError("no plan satisfies the scenario")
             raise InfeasibleError(explain(p, conflict(p, backend=backend)))
         if outer.status != "optimal":
             raise SolverError(f"the MILP solver returned '{outer.status}' on the relaxation; "
@@ -134,7 +137,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             "loosen the tightest constraint a little")
     sol = Solution(best_x, best, max(bound, best), "milp", time.perf_counter() - start,
                    rounds=rounds, notes=notes, segments=segs)
-    sol.shadow_prices = shadow_prices(p, best_x)
+    if prices:
+        sol.shadow_prices = shadow_prices(p, best_x)
     if sol.gap > tol:
         sol.status = "feasible"
         notes.append(f"certified gap {sol.gap:.3%} is above the tolerance {tol:.3%}")
@@ -143,7 +147,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
 
 
 def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float,
-               warm: Solution | None = None) -> Solution:
+               warm: Solution | None = None, diagnose: bool = True,
+               prices: bool = True) -> Solution:
     if not p.is_simple:
         raise SolverError("the waterfill solver handles concave curves under a budget and "
                           "per-line bounds only; this scenario needs --solver milp (or auto)")
@@ -220,14 +225,18 @@ def _target_efficiency(p: Problem, method: str, **kw) -> Solution:
 
 def solve(p: Problem, *, method: str = "auto", tol: float = DEFAULT_TOL,
           backend: str | None = None, time_limit: float = 120.0,
-          warm: Solution | None = None) -> Solution:
+          warm: Solution | None = None, diagnose: bool = True,
+          prices: bool = True) -> Solution:
     """Solve a problem to a certified optimum (gap <= tol) or raise InfeasibleError.
 
     `warm`: a solution of a nearby problem (same lines): its refined curves and plan are
     the starting point, which makes sweeps and what-ifs cheap. It never changes the answer.
+    `diagnose=False` skips the search for the conflicting constraints of an infeasible
+    problem and `prices=False` the shadow prices: sweeps need neither.
     """
     start = time.perf_counter()
-    kw = {"tol": tol, "backend": backend, "time_limit": time_limit, "warm": warm}
+    kw = {"tol": tol, "backend": backend, "time_limit": time_limit, "warm": warm,
+          "diagnose": diagnose, "prices": prices}
     sol = _target_efficiency(p, method, **kw) if p.target is not None else _fixed(p, method, **kw)
     sol.problem = sol.problem or p
     sol.seconds = time.perf_counter() - start
