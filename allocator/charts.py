@@ -136,7 +136,7 @@ def funnel(plan: Plan) -> Figure:
     """Volume and unit cost per stage, top of funnel first."""
     st = plan.stages
     colours = stage_colours(st["stage"].tolist())
-    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.75 * len(st)), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9, 0.8 + 0.5 * len(st)), constrained_layout=True)
     ys = np.arange(len(st))[::-1]
     vols = st["outcome"].clip(lower=1e-9)
     ax.barh(ys, vols, color=[colours[s] for s in st["stage"]], height=0.6)

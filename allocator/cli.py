@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .analysis.suite import KINDS, SweepOptions, run_analyses
 from .errors import AllocatorError, ScenarioError
-from .plan import format_table, plan_scenario, write_plan_folder
+from .plan import format_table, plan_scenario
+from .report import write_plan_folder
 from .scenario import json_schema, load_scenario
 from .solve import DEFAULT_TOL, SOLVERS
 
@@ -135,8 +137,11 @@ def _budget_override(file: Path, budget: float) -> str:
 @click.option("--tol", type=float, default=DEFAULT_TOL, show_default=True,
               help="Certified optimality gap to reach (0.001 = 0.1 %).")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--no-sensitivity", is_flag=True,
+              help="With --out: skip the sensitivity analyses (frontier, guideline price, "
+                   "tornado, uncertainty) in the report.")
 def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ...], fmt: str,
-         solver: str, tol: float, force: bool) -> None:
+         solver: str, tol: float, force: bool, no_sensitivity: bool) -> None:
     """Solve a scenario to a certified optimal plan.
 
     \b
@@ -163,5 +168,103 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
     else:
         click.echo(format_table(result))
     if out is not None:
-        write_plan_folder(result, out, force=force, source=file)
-        click.echo(f"wrote {out}/", err=fmt != "table")
+        analyses = {} if no_sensitivity else _with_progress(
+            lambda progress: run_analyses(sc, result, progress=progress))
+        write_plan_folder(result, out, analyses=analyses, force=force, source=file)
+        click.echo(f"wrote {out}/ (plan.csv, plan.json, plan.xlsx, charts/, report.html)",
+                   err=fmt != "table")
+
+
+def _with_progress(job):
+    """Run a sweep with one progress bar per analysis (shown on a terminal only)."""
+    if not sys.stderr.isatty():
+        return job(None)
+    bars: dict[str, object] = {}
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if kind not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            bars[kind] = click.progressbar(length=total, label=f"{kind:<11}", file=sys.stderr)
+            bars[kind].__enter__()
+        bar = bars[kind]
+        bar.update(done - bar.pos)
+
+    try:
+        return job(progress)
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--kind", "-k", type=click.Choice(KINDS), required=True,
+              help="Which analysis to run.")
+@click.option("--points", type=int, default=21, show_default=True,
+              help="frontier: number of budgets.")
+@click.option("--range", "range_", default="0.5,2", show_default=True,
+              help="frontier: budgets from LOW to HIGH times the scenario's budget.")
+@click.option("--delta", type=float, default=0.2, show_default=True,
+              help="tornado: how far each curve's response and unit cost move (0.2 = 20 %).")
+@click.option("--draws", type=int, default=2000, show_default=True,
+              help="uncertainty: Monte Carlo draws.")
+@click.option("--spread", type=float, default=0.2, show_default=True,
+              help="uncertainty: +- spread for curves that state none (0.2 = 20 %).")
+@click.option("--seed", type=int, default=0, show_default=True, help="uncertainty: seed.")
+@click.option("--stage", default="awareness", show_default=True,
+              help="guideline: the stage whose share moves.")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+              help="Override any field (repeatable).")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Also write the table (CSV) and the chart (PNG, SVG) into this folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: int,
+          spread: float, seed: int, stage: str, sets: tuple[str, ...], out: Path | None,
+          fmt: str) -> None:
+    """Run one sensitivity analysis on a scenario's optimal plan.
+
+    \b
+    Examples:
+      allocator sweep scenarios/d2c_ecommerce.yaml --kind frontier --points 41
+      allocator sweep scenarios/d2c_ecommerce.yaml --kind guideline --out sweeps/
+      allocator sweep scenarios/b2b_saas_leads.yaml --kind tornado --delta 0.3
+      allocator sweep scenarios/d2c_ecommerce.yaml --kind uncertainty --spread 0.25
+    """
+    try:
+        low, high = (float(v) for v in range_.split(","))
+    except ValueError:
+        raise AllocatorError(f"--range: expected LOW,HIGH such as 0.5,2, got {range_!r}") \
+            from None
+    if not 0 <= low < high:
+        raise AllocatorError(f"--range: LOW must be at least 0 and below HIGH, got {range_}")
+    if points < 2 or draws < 10 or not 0 < delta < 1 or not 0 <= spread < 1:
+        raise AllocatorError("--points must be >= 2, --draws >= 10, --delta between 0 and 1 "
+                             "and --spread from 0 to below 1")
+    sc = load_scenario(file, list(sets))
+    result = plan_scenario(sc)
+    options = SweepOptions(points=points, low=low, high=high, delta=delta, draws=draws,
+                           spread=spread, seed=seed, stage=stage)
+    analyses = _with_progress(lambda progress: run_analyses(sc, result, (kind,), options,
+                                                            progress))
+    found = analyses.get(kind)
+    if found is None:
+        raise AllocatorError(f"{file}: no line is on stage '{stage}'; choose --stage from "
+                             f"{', '.join(dict.fromkeys(result.problem.stages))}")
+    table = found.table
+    if fmt == "json":
+        click.echo(table.to_json(orient="records", indent=2))
+    elif fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    else:
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    if out is not None:
+        from . import charts
+
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / f"{kind}.csv", index=False)
+        maker = {"frontier": charts.frontier, "guideline": charts.guideline,
+                 "tornado": charts.tornado, "uncertainty": charts.uncertainty}[kind]
+        charts.save(maker(found), out / kind)
+        click.echo(f"wrote {out}/{kind}.csv, .png, .svg", err=fmt != "table")

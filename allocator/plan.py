@@ -2,8 +2,7 @@
 binding constraints with shadow prices, the change against the baseline; and its export.
 
 A Plan is computed from the scenario, the compiled problem and the solver's solution; it
-never solves. `write_plan_folder` writes plan.csv, plan.json, plan.xlsx, the resolved scenario
-and the provenance atomically.
+never solves. Its files are written by `report.write_plan_folder`.
 """
 
 from __future__ import annotations
@@ -11,24 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import __version__
-from .errors import AllocatorError
 from .problem import Problem, violations
 from .scenario import Scenario
 from .solve import Solution
 from .solve.prices import binding
 
-__all__ = ["Plan", "make_plan", "plan_scenario", "write_plan_folder", "format_table"]
+__all__ = ["Plan", "make_plan", "plan_scenario", "format_table", "input_hash"]
 
 
 @dataclass
@@ -282,74 +276,6 @@ def format_table(plan: Plan) -> str:
 
 def input_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_workbook(plan: Plan, path: Path) -> None:
-    """plan.xlsx: one sheet per table, plus the summary and the inputs."""
-    summary = pd.DataFrame(
-        [(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-         for k, v in plan.summary().items()], columns=["item", "value"])
-    inputs = pd.DataFrame([{
-        "line": line.name, "stage": line.stage, "platform": line.platform,
-        "curve": json.dumps(line.curve.model_dump(exclude_none=True)),
-        "min": line.min, "max": line.max, "min_if_active": line.min_if_active,
-        "baseline": line.baseline} for line in plan.scenario.lines])
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        summary.to_excel(xl, sheet_name="summary", index=False)
-        plan.lines.to_excel(xl, sheet_name="plan", index=False)
-        plan.stages.to_excel(xl, sheet_name="stages", index=False)
-        plan.platforms.to_excel(xl, sheet_name="platforms", index=False)
-        plan.constraints.to_excel(xl, sheet_name="constraints", index=False)
-        inputs.to_excel(xl, sheet_name="inputs", index=False)
-
-
-def write_plan_folder(plan: Plan, out: str | Path, *, force: bool = False,
-                      source: str | Path | None = None,
-                      extra: dict[str, callable] | None = None) -> Path:
-    """Write the plan folder atomically: everything goes to a temporary folder beside the
-    target, which replaces the target only when complete. `extra` maps file names to
-    writers (charts, report) that take the target path."""
-    out = Path(out)
-    if out.exists() and not force:
-        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
-                             "to replace it")
-    if out.exists() and not out.is_dir():
-        raise AllocatorError(f"{out}: is a file, not a folder; choose another --out")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    except OSError as exc:
-        raise AllocatorError(f"{out}: cannot write there: {exc.strerror}") from None
-    try:
-        plan.lines.to_csv(tmp / "plan.csv", index=False)
-        data = plan.to_dict()
-        if source is not None:
-            data["tool"]["input"] = str(source)
-            data["tool"]["input_sha256"] = input_hash(source)
-        (tmp / "plan.json").write_text(json.dumps(data, indent=2, allow_nan=False,
-                                                  default=str), encoding="utf-8")
-        write_workbook(plan, tmp / "plan.xlsx")
-        resolved = plan.scenario.model_dump(mode="json", exclude_none=True)
-        header = (f"# resolved scenario written by allocator {__version__}"
-                  + (f" from {source} (sha256 {data['tool']['input_sha256']})" if source else "")
-                  + "\n")
-        (tmp / "scenario.resolved.yaml").write_text(
-            header + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True),
-            encoding="utf-8")
-        for name, writer in (extra or {}).items():
-            writer(tmp / name)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
 
 def plan_scenario(sc: Scenario, **solve_options) -> Plan:

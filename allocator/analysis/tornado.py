@@ -45,7 +45,8 @@ def tornado(p: Problem, base: Solution, *, delta: float = 0.2, tol: float = 1e-3
                 q = p.with_curve(i, moved)
                 row[f"{side}_fixed"] = q.objective(base.x)
                 try:
-                    row[f"{side}_reoptimised"] = solve(q, tol=tol, warm=base, diagnose=False, prices=False).objective
+                    row[f"{side}_reoptimised"] = solve(q, tol=tol, warm=base, diagnose=False,
+                                                       prices=False).objective
                 except InfeasibleError:
                     row[f"{side}_reoptimised"] = np.nan
             rows.append(row)
