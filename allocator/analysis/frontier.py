@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import InfeasibleError
 from ..problem import Problem
 from ..solve import solve
+from .pool import map_chunks
 
 __all__ = ["Frontier", "budget_frontier"]
 
@@ -42,27 +43,17 @@ def _crossing(xs: np.ndarray, ok: np.ndarray) -> float | None:
     return float(xs[stop - 1])
 
 
-def budget_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: int = 21,
-                    budgets: list[float] | None = None, tol: float = 1e-3,
-                    progress: Callable[[int], None] | None = None) -> Frontier:
-    """Re-solve at each budget (exact), each solve warm-started from the previous one."""
-    base = p.budget_hi if np.isfinite(p.budget_hi) else p.budget_lo
-    if budgets is None:
-        budgets = list(np.linspace(low * base, high * base, points))
-    budgets = sorted(set(float(b) for b in budgets) | {float(base)})
-    fixed = replace(p, target=None)  # the frontier shows where a target stops holding
-    exact = p.budget_lo == p.budget_hi
-    stages = list(dict.fromkeys(p.stages))
+def _chain(budgets: list[float], fixed: Problem, target, exact: bool, tol: float) -> list:
+    """Solve a run of budgets in order, each warm-started from the one before."""
+    stages = list(dict.fromkeys(fixed.stages))
     rows, warm = [], None
-    for k, budget in enumerate(budgets):
+    for budget in budgets:
         # an exact budget stays exact; a ceiling stays a ceiling (profit may leave money)
-        q = fixed.with_budget(budget if exact else min(p.budget_lo, budget), budget)
+        q = fixed.with_budget(budget if exact else min(fixed.budget_lo, budget), budget)
         try:
             sol = solve(q, tol=tol, warm=warm, diagnose=False, prices=False)
         except InfeasibleError:
             rows.append({"budget": budget, "feasible": False})
-            if progress:
-                progress(k + 1)
             continue
         warm = sol
         x = sol.x
@@ -70,22 +61,34 @@ def budget_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: 
         row = {"budget": budget, "feasible": True, "spend": float(x.sum()),
                "objective": sol.objective, "bound": sol.bound, "gap": sol.gap,
                "value": float(q.value_per_outcome @ y),
-               "revenue": float(q.revenue_per_outcome @ y),
-               "budget_price": sol.shadow_prices.get("budget", np.nan)}
+               "revenue": float(q.revenue_per_outcome @ y)}
         for s in stages:
             m = q.mask(s) > 0
             row[f"spend:{s}"] = float(x[m].sum())
             row[f"outcome:{s}"] = float(y[m].sum())
-        if p.target is not None:
-            row["target_ok"] = p.target.violation(x, y) <= 1e-6 * max(1.0, float(x.sum()))
-            if p.target.group is not None:
-                g = p.target.group > 0
+        if target is not None:
+            row["target_ok"] = target.violation(x, y) <= 1e-6 * max(1.0, float(x.sum()))
+            if target.group is not None:
+                g = target.group > 0
                 row["target_cpa"] = float(x[g].sum() / max(y[g].sum(), 1e-12))
                 row["target_roas"] = float((q.revenue_per_outcome * y)[g].sum()
                                            / max(x[g].sum(), 1e-12))
         rows.append(row)
-        if progress:
-            progress(k + 1)
+    return rows
+
+
+def budget_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: int = 21,
+                    budgets: list[float] | None = None, tol: float = 1e-3,
+                    progress: Callable[[int], None] | None = None) -> Frontier:
+    """Re-solve at each budget; runs of budgets are warm-started chains spread over cores."""
+    base = p.budget_hi if np.isfinite(p.budget_hi) else p.budget_lo
+    if budgets is None:
+        budgets = list(np.linspace(low * base, high * base, points))
+    budgets = sorted(set(float(b) for b in budgets) | {float(base)})
+    fixed = replace(p, target=None)  # the frontier shows where a target stops holding
+    exact = p.budget_lo == p.budget_hi
+    rows = map_chunks(_chain, budgets, fixed, p.target, exact, tol,
+                      parallel=not p.is_simple, progress=progress)
     table = pd.DataFrame(rows)
     ok = table[table["feasible"]].copy()
     if len(ok) >= 2:

@@ -13,6 +13,7 @@ from ..curves import scaled
 from ..errors import InfeasibleError
 from ..problem import Problem
 from ..solve import Solution, solve
+from .pool import map_chunks
 
 __all__ = ["Tornado", "tornado"]
 
@@ -26,33 +27,38 @@ class Tornado:
     goal: str
 
 
+def _rows(items: list[tuple[int, str]], p: Problem, base: Solution, delta: float,
+          tol: float) -> list[dict]:
+    rows = []
+    for i, factor in items:
+        curve = p.curve(i)
+        if factor == "response":
+            variants = {"low": scaled(curve, outcome=1 - delta),
+                        "high": scaled(curve, outcome=1 + delta)}
+        else:  # a dearer unit cost is the bad side: 'low' is +delta cost
+            variants = {"low": scaled(curve, cost=1 + delta),
+                        "high": scaled(curve, cost=1 - delta)}
+        row = {"line": p.names[i], "stage": p.stages[i], "platform": p.platforms[i],
+               "factor": factor}
+        for side, moved in variants.items():
+            q = p.with_curve(i, moved)
+            row[f"{side}_fixed"] = q.objective(base.x)
+            try:
+                row[f"{side}_reoptimised"] = solve(q, tol=tol, warm=base, diagnose=False,
+                                                   prices=False).objective
+            except InfeasibleError:
+                row[f"{side}_reoptimised"] = np.nan
+        rows.append(row)
+    return rows
+
+
 def tornado(p: Problem, base: Solution, *, delta: float = 0.2, tol: float = 1e-3,
             progress: Callable[[int], None] | None = None) -> Tornado:
-    rows = []
-    done = 0
-    for i, name in enumerate(p.names):
-        curve = p.curve(i)
-        for factor, variants in (
-            ("response", {"low": scaled(curve, outcome=1 - delta),
-                          "high": scaled(curve, outcome=1 + delta)}),
-            # a dearer unit cost is the bad side: 'low' is +delta cost
-            ("unit cost", {"low": scaled(curve, cost=1 + delta),
-                           "high": scaled(curve, cost=1 - delta)}),
-        ):
-            row = {"line": name, "stage": p.stages[i], "platform": p.platforms[i],
-                   "factor": factor}
-            for side, moved in variants.items():
-                q = p.with_curve(i, moved)
-                row[f"{side}_fixed"] = q.objective(base.x)
-                try:
-                    row[f"{side}_reoptimised"] = solve(q, tol=tol, warm=base, diagnose=False,
-                                                       prices=False).objective
-                except InfeasibleError:
-                    row[f"{side}_reoptimised"] = np.nan
-            rows.append(row)
-            done += 1
-            if progress:
-                progress(done)
+    """Each line's response and unit cost moved by +-delta: re-optimised (warm-started from
+    the base plan) and held fixed; solves spread over cores."""
+    items = [(i, factor) for i in range(p.n) for factor in ("response", "unit cost")]
+    rows = map_chunks(_rows, items, p, base, delta, tol, chunk=4,
+                      parallel=not p.is_simple, progress=progress)
     table = pd.DataFrame(rows)
     table["swing"] = (table["high_reoptimised"] - table["low_reoptimised"]).abs()
     table = table.sort_values("swing", ascending=False, ignore_index=True)

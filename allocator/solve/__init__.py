@@ -72,8 +72,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     start = time.perf_counter()
     extras = [(float(p.lo[i]), float(p.threshold[i])) for i in range(p.n)]
     if warm is not None and warm.segments is not None and len(warm.segments) == p.n:
-        segs = [adapt(warm.segments[i], p.curve(i), float(p.hi[i]), extras[i])
-                for i in range(p.n)]
+        segs = [adapt(warm.segments[i], p.curve(i), float(p.hi[i]), extras[i],
+                      near=float(warm.x[i]), k=INITIAL_SEGMENTS) for i in range(p.n)]
     else:
         segs = [segments(p.curve(i), initial_breakpoints(
             p.curve(i), float(p.hi[i]), k=INITIAL_SEGMENTS, extra=extras[i]))

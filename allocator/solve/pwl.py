@@ -123,15 +123,13 @@ def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> S
     return segments(curve, np.unique(np.r_[seg.points, *new]))
 
 
-def adapt(seg: Segments, curve: Curve, hi: float, extra: tuple[float, ...] = ()) -> Segments:
-    """Reuse a refined line for a new spend ceiling (warm start of a sweep): keep the
-    breakpoints below it, and spread fresh ones over any new stretch above the old one."""
-    old_top = float(seg.points[-1])
-    if hi == old_top:
-        return seg
-    pts = seg.points[seg.points < hi]
-    if hi > old_top:
-        fresh = initial_breakpoints(curve, hi, k=8, extra=extra)
-        pts = np.r_[pts, fresh[fresh > old_top]]
-    pts = np.unique(np.r_[pts, hi, [e for e in extra if 0 < e < hi]])
+def adapt(seg: Segments, curve: Curve, hi: float, extra: tuple[float, ...] = (),
+          near: float | None = None, k: int = 12) -> Segments:
+    """Reuse a refined line for a new spend ceiling (warm start of a sweep): a fresh coarse
+    grid, plus the old fine breakpoints near where the last plan put this line (refinement
+    elsewhere would only pile up from one sweep point to the next)."""
+    pts = initial_breakpoints(curve, hi, k=k, extra=extra)
+    if near is not None and near > 0:
+        old = seg.points[(seg.points >= 0.6 * near) & (seg.points <= min(1.6 * near, hi))]
+        pts = np.unique(np.r_[pts, old])
     return segments(curve, pts)
