@@ -37,6 +37,10 @@ class Row:
     def lhs(self, x: Array, y: Array) -> float:
         return float(self.a @ x + self.b @ y)
 
+    def scale(self, x: Array, y: Array) -> float:
+        """The row's own size at a plan: tolerances are relative to it."""
+        return max(abs(self.rhs), float(np.abs(self.a) @ x + np.abs(self.b) @ y), 1.0)
+
     def violation(self, x: Array, y: Array) -> float:
         """How far the plan breaks this row (0 when it holds), in the row's units."""
         v = self.lhs(x, y) - self.rhs
@@ -327,9 +331,8 @@ def violations(p: Problem, x: Array, rel: float = 1e-6) -> list[str]:
     for r in p.rows:
         if r.penalty:
             continue
-        scale = max(abs(r.rhs), float(np.abs(r.a) @ x + np.abs(r.b) @ y), 1.0)
         v = r.violation(x, y)
-        if v > rel * scale:
+        if v > rel * r.scale(x, y):
             out.append(f"{r.name}: {r.text} is broken by {v:,.4g}")
     tol = rel * np.maximum(p.hi, 1.0)
     for i in range(p.n):

@@ -27,7 +27,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
     n_s = len(soft)
     y0 = p.outcomes(x0)
     obj_scale = max(abs(p.objective(x0, y0)), 1.0)
-    row_scale = [max(abs(r.rhs), float(np.abs(r.a) @ x0 + np.abs(r.b) @ y0), 1.0) for r in rows]
+    row_scale = [r.scale(x0, y0) for r in rows]
 
     def slopes(x: np.ndarray) -> np.ndarray:
         d = p.bank.derivative(x)[idx]

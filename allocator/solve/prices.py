@@ -25,8 +25,7 @@ def binding(p: Problem, x: np.ndarray, rel: float = 1e-6) -> list[str]:
     for r in p.rows:
         if r.penalty:
             continue
-        scale = max(abs(r.rhs), float(np.abs(r.a) @ x + np.abs(r.b) @ y), 1.0)
-        if abs(r.lhs(x, y) - r.rhs) <= 1e3 * rel * scale:
+        if abs(r.lhs(x, y) - r.rhs) <= 1e3 * rel * r.scale(x, y):
             out.append(r.name)
     for i in range(p.n):
         if p.hi_reason[i] not in ("budget", "reach") and x[i] >= p.hi[i] * (1 - 1e3 * rel):
@@ -55,9 +54,7 @@ def shadow_prices(p: Problem, x: np.ndarray) -> dict[str, float]:
             relaxed = replace(p, hi=hi)
         else:
             row = next(r for r in p.rows if r.name == name)
-            y = p.outcomes(x)
-            step = max(1e-4 * max(abs(row.rhs), float(np.abs(row.a) @ x + np.abs(row.b) @ y)),
-                       1e-3)
+            step = max(1e-4 * row.scale(x, p.outcomes(x)), 1e-3)
             rows = [replace(r, rhs=r.rhs + (-step if r.sense == ">=" else step))
                     if r.name == name else r for r in p.rows]
             relaxed = replace(p, rows=rows)
