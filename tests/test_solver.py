@@ -331,7 +331,9 @@ def test_every_plan_holds_every_constraint_and_beats_random_plans(sc, seed):
         x = np.where(rng.random(p.n) < 0.3, 0.0, x)
         if sc.budget.exact and x.sum() > 0:
             x *= budget / x.sum()
-        if not scenario_violations(sc, x):
+        # strictly feasible random plans only: one that breaks a tiny share floor by less
+        # than the checker's tolerance may skip a learning-phase minimum the plan must pay
+        if not scenario_violations(sc, x, rel=1e-12):
             assert sol.objective >= objective_of(sc, x) - gap_abs - 1e-9
 
 
