@@ -349,3 +349,19 @@ def test_milp_bound_is_the_solvers_proven_bound_not_its_incumbent():
     exact = solve_milp(p, segs, band=True, gap=1e-9)
     loose = solve_milp(p, segs, band=True, gap=0.2)
     assert loose.bound >= exact.value - 1e-6 * abs(exact.value)
+
+
+def test_cbc_backend_gives_the_same_certified_plan():
+    sc, _, _ = random_problem(3, n=5)
+    p = compile_problem(sc)
+    highs = solve(p, backend="HiGHS")
+    cbc = solve(p, backend="PULP_CBC_CMD")
+    assert scenario_violations(sc, cbc.x) == []
+    assert cbc.gap <= 1e-3 + 1e-6
+    assert cbc.objective == pytest.approx(highs.objective, rel=2e-3)
+
+
+def test_unknown_backend_is_named():
+    sc, _, _ = random_problem(3, n=3)
+    with pytest.raises(SolverError, match="MILP backend 'gurobi' is not available"):
+        solve(compile_problem(sc), backend="gurobi")

@@ -50,7 +50,7 @@ def _silence_highs_banner() -> None:
 
 def available_backends() -> list[str]:
     names = pulp.listSolvers(onlyAvailable=True)
-    return [b for b in ("HiGHS", "PULP_CBC_CMD") if b in names]
+    return [b for b in ("HiGHS", "COIN_CMD", "PULP_CBC_CMD") if b in names]
 
 
 def _backend(name: str | None, time_limit: float, gap: float):
