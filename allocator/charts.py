@@ -206,9 +206,16 @@ def frontier(fr: Frontier) -> Figure:
     cur, goal = fr.currency, fr.goal
     fig, ax = plt.subplots(figsize=(9, 4.6), constrained_layout=True)
     ax.plot(t["budget"], t["objective"], color="#0072B2", lw=2, label=_objective_words(goal, cur))
+    # each point is certified: the best plan lies between the line and its bound
+    ax.fill_between(t["budget"], t["objective"], t["bound"], color="#0072B2", alpha=0.18,
+                    lw=0, label="certified bound (no plan does better)")
     _money_axis(ax, "", "x", ticks=8)
-    ax.yaxis.set_major_formatter(FuncFormatter(
-        lambda v, _: _fmt_objective(v, goal, cur)))
+    level = max(float(t["objective"].abs().max()), 1.0)
+    if float(t["bound"].max() - t["objective"].min()) < 0.01 * level:
+        # flat within the certificate: show it flat, not magnified rounding
+        mid = float(t["objective"].mean())
+        ax.set_ylim(mid - 0.1 * level, mid + 0.1 * level)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_objective(v, goal, cur)))
     ax.set_xlabel(f"total budget ({cur})")
     ax.set_ylabel(f"optimal {_objective_words(goal, cur)}")
     ax2 = None
@@ -237,9 +244,14 @@ def frontier(fr: Frontier) -> Figure:
     title = (f"+{money(step, cur)} on the budget buys {_fmt_objective(gain, goal, cur)} more "
              f"{_objective_words(goal, cur).split(' (')[0]}")
     if fr.breakeven_budget:
-        title += f"; returns fall below 1 at {money(fr.breakeven_budget, cur)}"
+        title += (f"; each extra {cur} returns less than 1 of value above "
+                  f"{money(fr.breakeven_budget, cur)}")
     elif "marginal_value" in t and goal != "conversions" and (t["marginal_value"] < 1).all():
         title += "; each extra unit already returns less than 1 of value"
+    unspent = t["spend"] < 0.99 * t["budget"]
+    if unspent.all():
+        title = (f"The budget does not bind: the best plan spends {money(t['spend'].min(), cur)}"
+                 f"-{money(t['spend'].max(), cur)} under every ceiling shown")
     ax.set_title(title, loc="left")
     lines = ax.get_legend_handles_labels()
     if ax2 is not None:

@@ -320,7 +320,7 @@ def test_random_corruptions_fail_with_our_error_only(path, draw):
         if draw.draw(st.booleans()) and isinstance(parent, dict):
             del parent[target[-1]]
         else:
-            parent[target[-1]] = draw.draw(st.sampled_from(JUNK))
+            parent[target[-1]] = copy.deepcopy(draw.draw(st.sampled_from(JUNK)))
     try:
         scenario_from_data(d, str(path))
     except ScenarioError as exc:

@@ -57,8 +57,10 @@ def guideline_price(p: Problem, *, stage: str = "awareness", band: tuple[float, 
     banded_p = free_p.with_rows([_share_row(p, stage, ">=", band[0], "band.min"),
                                  _share_row(p, stage, "<=", band[1], "band.max")])
     banded = _try(banded_p, tol, free)
-    if shares is None:
-        shares = list(np.round(np.linspace(0.5, 0.95, 19), 4))
+    if shares is None:  # the articles' range (50-95 %), widened to show the band's sides
+        lo = max(0.02, min(0.5, band[0] - 0.2))
+        hi = min(0.98, max(0.95, band[1] + 0.15))
+        shares = list(np.round(np.linspace(lo, hi, 19), 4))
     shares = sorted(set(shares) | set(band))
     rows, warm = [], free
     for k, share in enumerate(shares):

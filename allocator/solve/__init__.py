@@ -95,7 +95,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     if p.baseline is not None and _feasible(p, p.baseline):
         consider(p.baseline)  # never return a plan worse than what runs today
         consider(polish(p, p.baseline, p.baseline > 0))
-    if warm is not None and len(warm.x) == p.n:  # the last plan, moved into the new bounds
+    if warm is not None and len(warm.x) == p.n:  # the last plan, as it is and polished
+        consider(warm.x)
         consider(polish(p, warm.x, warm.x > 0))
 
     rounds = 0
