@@ -128,6 +128,15 @@ def allocation(plan: Plan) -> Figure:
         if change[up] > 0 and change[down] < 0:
             title = (f"The plan moves {money(change[up], cur)} into {stages[up]} and "
                      f"{money(-change[down], cur)} out of {stages[down]}")
+        elif change.sum() < 0:
+            better = plan.baseline_objective is not None and \
+                plan.solution.objective > plan.baseline_objective
+            title = (f"The plan spends {money(plan.total_spend, cur)}, "
+                     f"{money(-change.sum(), cur)} less than today"
+                     + (", and earns more" if better else ""))
+        elif change.sum() > 0:
+            title = (f"The plan spends {money(change.sum(), cur)} more than today, "
+                     f"most of it on {stages[up]}")
     fig.suptitle(title, fontweight="bold", fontsize=12, x=0.01, ha="left")
     return fig
 
