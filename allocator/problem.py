@@ -8,7 +8,7 @@ Nothing here solves; nothing downstream reads the scenario again.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -91,7 +91,6 @@ class Problem:
     currency: str = "EUR"
     goal: str = "value"
     target: Row | None = None  # target efficiency: the target's row (added per solve)
-    meta: dict = field(default_factory=dict)
 
     @property
     def n(self) -> int:

@@ -43,9 +43,6 @@ class Segments:
     def concave(self) -> bool:
         return bool(np.all(np.diff(self.slopes) <= 1e-12 * (1 + np.abs(self.slopes[:-1]))))
 
-    def chord(self, x: float) -> float:
-        return float(np.interp(x, self.points, self.values))
-
     def error_slopes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """How fast the error may grow from each end of a segment, as a fraction theta of it
         is filled: f - chord <= over_l * theta and <= over_r * (1 - theta) (concave parts),
