@@ -116,7 +116,6 @@ class MilpResult:
     value: float = math.nan  # the model's objective
     bound: float = math.nan  # the model's proven bound on its own optimum
     active: np.ndarray | None = None
-    duals: dict[str, float] = field(default_factory=dict)
     band_use: dict[str, float] = field(default_factory=dict)
 
 
@@ -130,18 +129,14 @@ def solve_milp(
     gap: float = 1e-6,
     drop: frozenset[str] = frozenset(),
     feasibility: bool = False,
-    fix_active: np.ndarray | None = None,
-    duals: bool = False,
 ) -> MilpResult:
     """Build and solve the MILP. `drop` removes named constraints (infeasibility diagnosis);
-    `feasibility` drops the objective; `fix_active` pins which lines are on (polish, duals)."""
+    `feasibility` drops the objective."""
     prob = pulp.LpProblem(f"allocator_{next(_ids)}", pulp.LpMaximize)
-    named: dict[str, pulp.LpConstraint] = {}
 
     def add(con: pulp.LpConstraint, name: str | None = None) -> None:
+        # `name` is the business name, kept at the call for the reader; PuLP gets a safe one
         prob.addConstraint(con, f"c{prob.numConstraints()}")
-        if name is not None:
-            named[name] = con
 
     n = p.n
     negative = np.zeros(n, dtype=bool)
@@ -177,7 +172,7 @@ def solve_milp(
                 for k in range(peak + 1, len(ds)):
                     add(ds[k] <= float(lengths[k]) * past)
         thr = 0.0 if f"line:{p.names[i]}.min_if_active" in drop else float(p.threshold[i])
-        if thr > 0 or limited[i] or fix_active is not None:
+        if thr > 0 or limited[i]:
             a = prob.add_variable(f"a{i}", cat="Binary")
             binaries.append(a)
             on[i] = a
@@ -185,8 +180,6 @@ def solve_milp(
             add(x_i <= top * a)
             if thr > 0:
                 add(x_i >= thr * a, f"line:{p.names[i]}.min_if_active")
-            if fix_active is not None:
-                a.lowBound = a.upBound = int(fix_active[i])
         if p.lo[i] > 0 and f"line:{p.names[i]}.min" not in drop:
             add(x_i >= float(p.lo[i]), f"line:{p.names[i]}.min")
         if p.hi[i] < seg.points[-1] and f"line:{p.names[i]}.max" not in drop:
@@ -254,14 +247,4 @@ def solve_milp(
     if band:  # where the error terms are used: the segments worth refining
         result.band_use = {name: float(v.varValue or 0.0) for name, v in
                            prob.variablesDict().items() if name.startswith("t")}
-
-    if duals and not feasibility:
-        for z in binaries:  # the LP with integers fixed has meaningful duals
-            v = round(z.varValue or 0.0)
-            z.cat, z.lowBound, z.upBound = pulp.LpContinuous, v, v
-        prob.solve(solver)
-        if pulp.LpStatus[prob.status] == "Optimal":
-            for name, con in named.items():
-                if con.pi is not None:
-                    result.duals[name] = abs(float(con.pi))
     return result
