@@ -270,7 +270,9 @@ def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = No
         (tmp / "plan.json").write_text(json.dumps(data, indent=2, allow_nan=False,
                                                   default=str), encoding="utf-8")
         write_workbook(plan, analyses, tmp / "plan.xlsx")
-        resolved = plan.scenario.model_dump(mode="json", exclude_none=True)
+        resolved = plan.scenario.model_dump(mode="json", exclude_none=True,
+                                            exclude={"variants"} if not plan.scenario.variants
+                                            else None)
         header = (f"# resolved scenario written by allocator {__version__}"
                   + (f" from {source} (sha256 {data['tool']['input_sha256']})" if source else "")
                   + "\n")

@@ -40,6 +40,7 @@ __all__ = [
     "ConstraintSpec",
     "PoolSpec",
     "GuidelineSpec",
+    "VariantSpec",
     "Goal",
     "Mode",
     "DEFAULT_STAGES",
@@ -201,6 +202,11 @@ class PlatformSpec(_Model):
 class _CurveBase(_Model):
     spread: Share | None = Field(
         default=None, description="relative uncertainty of the response scale (0.2 = +-20 %)")
+    cost_scale: Positive | None = Field(
+        default=None, description="unit costs multiplied by this (1.15 = CPMs up 15 %)")
+    size_scale: Positive | None = Field(
+        default=None, description="the audience multiplied by this: saturation scaled, the "
+                                  "first outcomes' unit cost unchanged")
 
     def build(self, per: float) -> curves.Curve:
         raise NotImplementedError
@@ -526,6 +532,49 @@ class TargetSpec(_Model):
 # --- the scenario ---------------------------------------------------------------------------
 
 
+def _factor(value: Any) -> Any:
+    """A multiplier: 1.15, or a change like '+15%' / '-10%'."""
+    if isinstance(value, str):
+        text = value.strip().replace(",", ".")
+        try:
+            if text.endswith("%"):
+                return 1.0 + float(text[:-1]) / 100.0
+            return float(text.lstrip("x×"))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a factor; write 1.15 or '+15%'") from None
+    return value
+
+
+Factor = Annotated[float, BeforeValidator(_factor), Field(gt=0)]
+
+
+class VariantSpec(_Model):
+    """A named what-if on the scenario: planner verbs applied to the base, then `set` paths.
+
+    Names in drop / unit_cost / saturation may be a line, a platform or a stage.
+    """
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    budget: Money | None = Field(default=None, description="a new exact total budget")
+    budget_scale: Factor | None = Field(
+        default=None, description="the total budget multiplied by this (1.1 or '+10%')")
+    drop: list[str] = Field(default_factory=list,
+                            description="platforms, stages or lines switched off (spend 0)")
+    fix: dict[str, Money] = Field(default_factory=dict,
+                                  description="line -> spend it must have exactly")
+    bounds: dict[str, Range] = Field(default_factory=dict,
+                                     description="line -> new {min, max} spend")
+    bands: dict[str, ShareRange] = Field(
+        default_factory=dict, description="stage -> guideline band {min, max}")
+    unit_cost: dict[str, Factor] = Field(
+        default_factory=dict, description="line/platform/stage -> unit cost factor ('+15%')")
+    saturation: dict[str, Factor] = Field(
+        default_factory=dict, description="line/platform/stage -> audience size factor")
+    set: list[str] = Field(default_factory=list,
+                           description="PATH=VALUE overrides, as `allocator plan --set`")
+
+
 class Scenario(_Model):
     """A validated planning scenario."""
 
@@ -546,6 +595,8 @@ class Scenario(_Model):
         default_factory=lambda: ObjectiveSpec(goal=Goal.VALUE))
     mode: Mode = Mode.FIXED_BUDGET
     target: TargetSpec | None = None
+    variants: list[VariantSpec] = Field(
+        default_factory=list, description="named what-ifs for `allocator compare`")
 
     _file: str = PrivateAttr(default="<scenario>")
     _source: Source | None = PrivateAttr(default=None)
@@ -568,7 +619,12 @@ class Scenario(_Model):
         return self.stages[line.stage]
 
     def curve(self, line: LineSpec) -> curves.Curve:
-        return line.curve.build(self.stage_of(line).per)
+        crv = line.curve.build(self.stage_of(line).per)
+        size, cost = line.curve.size_scale or 1.0, line.curve.cost_scale or 1.0
+        if size == 1.0 and cost == 1.0:
+            return crv
+        # g(x) = size * f(x / (size * cost)): size more audience at the same first unit cost
+        return curves.scaled(crv, outcome=size, cost=size * cost)
 
     def value_per_outcome(self, line: LineSpec) -> float:
         stage = self.stage_of(line)
@@ -627,6 +683,34 @@ def _check_selector(sc: Scenario, sel: Selector, path: PathKey, out: list) -> No
                     "against the lines' stage, platform, market, period and kind"))
 
 
+def _check_variants(sc: Scenario, out: list) -> None:
+    """Every name a variant's verbs use must exist: a line, platform or stage."""
+    lines = {line.name for line in sc.lines}
+    anything = lines | set(sc.platforms) | set(sc.stages)
+    seen: set[str] = set()
+    for i, v in enumerate(sc.variants):
+        if v.name in seen or v.name == "base":
+            out.append((("variants", i, "name"), f"variant name '{v.name}' is "
+                        + ("reserved for the scenario itself" if v.name == "base"
+                           else "used twice") + "; give each variant a unique name"))
+        seen.add(v.name)
+        if v.budget is not None and v.budget_scale is not None:
+            out.append((("variants", i), "give budget or budget_scale, not both"))
+        for field, names, what in (("drop", v.drop, "a line, platform or stage"),
+                                   ("fix", list(v.fix), "a line"),
+                                   ("bounds", list(v.bounds), "a line"),
+                                   ("bands", list(v.bands), "a stage"),
+                                   ("unit_cost", list(v.unit_cost), "a line, platform or stage"),
+                                   ("saturation", list(v.saturation),
+                                    "a line, platform or stage")):
+            known = {"a line": lines, "a stage": set(sc.stages)}.get(what, anything)
+            for j, name in enumerate(names):
+                if name not in known:
+                    key = j if field == "drop" else name
+                    out.append((("variants", i, field, key), f"'{name}' is not {what} of this "
+                                f"scenario{_did_you_mean(name, known)}"))
+
+
 def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
     out: list[tuple[PathKey, str]] = []
     for i, line in enumerate(sc.lines):
@@ -656,6 +740,8 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
         _check_selector(sc, p.source, ("pools", i, "source"), out)
     if sc.target is not None:
         _check_selector(sc, sc.target.select, ("target", "select"), out)
+
+    _check_variants(sc, out)
 
     # money that cannot add up
     if sc.budget is not None and sc.budget.max is not None:

@@ -37,7 +37,8 @@ class Segments:
 
     @property
     def slopes(self) -> np.ndarray:
-        return np.diff(self.values) / self.lengths
+        lengths = self.lengths  # a line capped at 0 has one empty segment: slope 0
+        return np.diff(self.values) / np.where(lengths > 0, lengths, 1.0)
 
     @property
     def concave(self) -> bool:
