@@ -16,6 +16,7 @@ from .plan import format_table, plan_scenario
 from .report import write_plan_folder
 from .scenario import json_schema, load_scenario
 from .solve import DEFAULT_TOL, SOLVERS
+from .variants import load_variants, variant_scenario
 
 TEMPLATES = ("starter", "d2c_ecommerce", "b2b_saas_leads", "onesocial_paid_owned")
 
@@ -44,6 +45,7 @@ def main() -> None:
     Examples:
       allocator plan scenarios/d2c_ecommerce.yaml
       allocator plan scenarios/d2c_ecommerce.yaml --budget 300000 --out plans/q1
+      allocator compare scenarios/d2c_ecommerce.yaml --out plans/q1-variants
       allocator init my_plan.yaml
       allocator validate scenarios/*.yaml
       allocator schema > scenario.schema.json
@@ -63,13 +65,16 @@ def validate(files: tuple[Path, ...]) -> None:
     for file in files:
         try:
             sc = load_scenario(file)
+            for spec in sc.variants:  # each variant must make a valid scenario too
+                variant_scenario(sc, spec)
         except ScenarioError as exc:
             bad += 1
             for problem in exc.problems:
                 click.echo(str(problem))
             continue
+        extra = f", {len(sc.variants)} variants" if sc.variants else ""
         click.echo(f"{file}: ok ({len(sc.lines)} lines, {len(sc.stages)} stages, "
-                   f"{len(sc.platforms)} platforms)")
+                   f"{len(sc.platforms)} platforms{extra})")
     if bad:
         raise click.exceptions.Exit(1)
 
@@ -268,3 +273,57 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
                  "tornado": charts.tornado, "uncertainty": charts.uncertainty}[kind]
         charts.save(maker(found), out / kind)
         click.echo(f"wrote {out}/{kind}.csv, .png, .svg", err=fmt != "table")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--variant", "-v", "names", multiple=True, metavar="NAME",
+              help="Compare only these variants (repeatable); the base is always first.")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Write a comparison folder: CSV, JSON, Excel, charts/, report.html.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="What to print.")
+@click.option("--solver", type=click.Choice(["auto", *SOLVERS]), default="auto",
+              show_default=True)
+@click.option("--tol", type=float, default=DEFAULT_TOL, show_default=True,
+              help="Certified optimality gap every variant must reach.")
+@click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, fmt: str,
+            solver: str, tol: float, force: bool) -> None:
+    """Solve a scenario's variants (and further files) and show them side by side.
+
+    The first FILE's own plan is the base; then its `variants:`, then each further FILE
+    (its plan and its variants). Every plan is certified as with `allocator plan`.
+
+    \b
+    Examples:
+      allocator compare scenarios/d2c_ecommerce.yaml
+      allocator compare scenarios/d2c_ecommerce.yaml --variant "no tiktok" --format csv
+      allocator compare base.yaml q4_prices.yaml --out plans/q4-check
+    """
+    from .compare import compare_variants, format_comparison
+    from .comparison_report import comparison_json, write_comparison_folder
+
+    if not 0 < tol < 1:
+        raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
+    if out is not None and out.exists() and not force:
+        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
+                             "to replace it")
+    variants = load_variants(list(files), list(names) or None)
+    if sys.stderr.isatty():
+        with click.progressbar(length=len(variants), label="solving", file=sys.stderr,
+                               item_show_func=lambda v: v) as bar:
+            cmp = compare_variants(variants, progress=lambda label: bar.update(1, label),
+                                   method=solver, tol=tol)
+    else:
+        cmp = compare_variants(variants, method=solver, tol=tol)
+    if fmt == "json":
+        click.echo(json.dumps(comparison_json(cmp), indent=2, default=str))
+    elif fmt == "csv":
+        click.echo(cmp.wide().to_csv(index=False), nl=False)
+    else:
+        click.echo(format_comparison(cmp))
+    if out is not None:
+        write_comparison_folder(cmp, out, sources=list(files), force=force)
+        click.echo(f"wrote {out}/ (comparison.csv, .json, .xlsx, charts/, report.html)",
+                   err=fmt != "table")

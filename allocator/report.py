@@ -11,10 +11,6 @@ import html
 import io
 import json
 import math
-import os
-import shutil
-import tempfile
-from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -23,10 +19,15 @@ import pandas as pd
 import yaml
 
 from . import __version__, charts
-from .errors import AllocatorError
+from .output import atomic_folder
 from .plan import Plan, input_hash
 
 __all__ = ["render_html", "write_workbook", "write_charts", "write_plan_folder"]
+
+
+# the templates build HTML from pre-formatted table markup; text fields are escaped there
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("allocator", "templates"),
+                               autoescape=False)
 
 
 def _png(fig) -> str:
@@ -178,8 +179,7 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
                                     "objective per percentage point outside a band"
                                     if sc.guidelines.enforce == "soft" else ""))
 
-    template = jinja2.Environment(autoescape=False).from_string(
-        resources.files("allocator").joinpath("templates/report.html").read_text("utf-8"))
+    template = TEMPLATES.get_template("report.html")
     return template.render(
         title=html.escape(sc.name), description=html.escape(sc.description or ""),
         period=html.escape(sc.period or ""), currency=cur, version=__version__,
@@ -231,10 +231,15 @@ def write_workbook(plan: Plan, analyses: dict | None, path: Path) -> None:
             if analyses.get(key) is not None:
                 analyses[key].table.to_excel(xl, sheet_name=key, index=False)
         inputs.to_excel(xl, sheet_name="inputs", index=False)
-        for sheet in xl.book.worksheets:  # readable column widths
-            for column in sheet.columns:
-                width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
-                sheet.column_dimensions[column[0].column_letter].width = min(max(10, width), 50)
+        autofit_columns(xl)
+
+
+def autofit_columns(xl: pd.ExcelWriter) -> None:
+    """Readable column widths on every sheet (openpyxl has no auto-fit)."""
+    for sheet in xl.book.worksheets:
+        for column in sheet.columns:
+            width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
+            sheet.column_dimensions[column[0].column_letter].width = min(max(10, width), 50)
 
 
 def write_charts(plan: Plan, analyses: dict | None, folder: Path) -> None:
@@ -249,19 +254,7 @@ def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = No
     """Write the plan folder atomically: plan.csv, plan.json, plan.xlsx, the resolved
     scenario and (with `report`) charts/ and report.html all go to a temporary folder beside
     the target, which replaces the target only when complete."""
-    out = Path(out)
-    if out.exists() and not force:
-        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
-                             "to replace it")
-    if out.exists() and not out.is_dir():
-        raise AllocatorError(f"{out}: is a file, not a folder; choose another --out")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    except OSError as exc:
-        raise AllocatorError(f"{out}: cannot write there: {exc.strerror}") from None
-    try:
+    with atomic_folder(out, force=force) as tmp:
         plan.lines.to_csv(tmp / "plan.csv", index=False)
         data = plan.to_dict()
         if source is not None:
@@ -283,16 +276,6 @@ def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = No
             write_charts(plan, analyses, tmp / "charts")
             (tmp / "report.html").write_text(render_html(plan, analyses, source),
                                              encoding="utf-8")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out)
 
 

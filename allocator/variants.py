@@ -36,6 +36,33 @@ class Variant:
     label: str  # "base", a variant's name, or "file:variant" for a second file
     scenario: Scenario
     description: str = ""
+    spec: VariantSpec | None = None  # None for a file's own base
+
+    @property
+    def changes(self) -> str:
+        """The variant's verbs in words: 'budget x1.10; drop tiktok'."""
+        return describe(self.spec) if self.spec else ""
+
+
+def _pct(v: float | None) -> str:
+    return "open" if v is None else f"{v:.0%}"
+
+
+def describe(spec: VariantSpec) -> str:
+    out = []
+    if spec.budget is not None:
+        out.append(f"budget {spec.budget:,.0f}")
+    if spec.budget_scale is not None:
+        out.append(f"budget x{spec.budget_scale:.2f}")
+    out += [f"drop {name}" for name in spec.drop]
+    out += [f"fix {name} at {v:,.0f}" for name, v in spec.fix.items()]
+    out += [f"{name} spend {r.min or 0:,.0f} to " + ("open" if r.max is None else f"{r.max:,.0f}")
+            for name, r in spec.bounds.items()]
+    out += [f"{stage} band {_pct(b.min)} to {_pct(b.max)}" for stage, b in spec.bands.items()]
+    out += [f"{name} unit cost x{f:.2f}" for name, f in spec.unit_cost.items()]
+    out += [f"{name} audience x{f:.2f}" for name, f in spec.saturation.items()]
+    out += list(spec.set)
+    return "; ".join(out)
 
 
 def _matching(sc: Scenario, name: str) -> list[int]:
@@ -124,7 +151,7 @@ def load_variants(files: list[str | Path], names: list[str] | None = None) -> li
             if names and spec.name not in names:
                 continue
             out.append(Variant(prefix + spec.name, variant_scenario(base, spec),
-                               spec.description or ""))
+                               spec.description or "", spec))
     missing = [n for n in names or [] if n not in known]
     if missing:
         raise ScenarioError([Problem(str(files[0]), format_path(("variants",)),

@@ -1,0 +1,203 @@
+"""Variants side by side: each solved and certified as `plan` would, then tabulated against
+the base (the first column) in currency and per cent.
+
+The comparison is a long table, one row per metric: totals, each stage's spend, share,
+KPI and unit cost, each platform's spend and share, revenue, ROAS, objective and gap.
+Nothing here draws or writes files (see `charts` and `report`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .plan import Plan, make_plan
+from .problem import compile_problem
+from .solve import solve
+from .variants import Variant
+
+__all__ = ["Comparison", "compare_variants", "format_comparison"]
+
+
+@dataclass
+class Comparison:
+    variants: list[Variant]
+    plans: list[Plan]
+    table: pd.DataFrame  # section, metric, unit, then one column per variant
+
+    @property
+    def labels(self) -> list[str]:
+        return [v.label for v in self.variants]
+
+    @property
+    def currency(self) -> str:
+        return self.plans[0].currency
+
+    def differences(self) -> pd.DataFrame:
+        """Each variant minus the base, per metric, in the metric's unit and in per cent."""
+        base = self.table[self.labels[0]]
+        out = self.table[["section", "metric", "unit"]].copy()
+        for label in self.labels[1:]:
+            out[f"{label} change"] = self.table[label] - base
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[f"{label} change %"] = np.where(base.abs() > 0, (self.table[label] - base)
+                                                    / base.abs(), np.nan)
+        return out
+
+    def wide(self) -> pd.DataFrame:
+        """Values and differences in one table (CSV, JSON, the workbook)."""
+        diff = self.differences()
+        return pd.concat([self.table, diff.drop(columns=["section", "metric", "unit"])], axis=1)
+
+    def objective(self) -> tuple[str, np.ndarray]:
+        """The objective's label and its value per variant."""
+        row = self.table[self.table["section"] == "total"].iloc[1]  # after total spend
+        return row["metric"], row[self.labels].to_numpy(dtype=float)
+
+    def stage_spend(self) -> pd.DataFrame:
+        """Spend per stage (rows) and variant (columns)."""
+        rows = self.table[(self.table["section"] == "stage")
+                          & self.table["metric"].str.endswith(" spend")]
+        return rows.set_index(rows["metric"].str.removesuffix(" spend"))[self.labels]
+
+    def platform_spend(self) -> pd.DataFrame:
+        rows = self.table[(self.table["section"] == "platform")
+                          & self.table["metric"].str.endswith(" spend")]
+        return rows.set_index(rows["metric"].str.removesuffix(" spend"))[self.labels]
+
+
+def _metrics(plan: Plan, stages: list[str], platforms: list[str]) -> list[tuple]:
+    """(section, metric, unit, value) for one plan, in the comparison's row order."""
+    cur, sc = plan.currency, plan.scenario
+    s = plan.solution
+    total = plan.total_spend
+    st = plan.stages.set_index("stage")
+    pf = plan.platforms.set_index("platform")
+    revenue = float(plan.lines["revenue"].sum())
+    objective = abs(s.objective) if plan.problem.minimize_spend else s.objective
+    rows = [("total", "spend", cur, total),
+            ("total", plan.objective_label, "", objective),
+            ("total", "revenue", cur, revenue),
+            ("total", "ROAS", "x", revenue / total if total > 0 and revenue > 0 else np.nan)]
+    for stage in stages:
+        spec = sc.stages.get(stage)
+        r = st.loc[stage] if stage in st.index else None
+        spend = float(r["spend"]) if r is not None else 0.0
+        outcome = float(r["outcome"]) if r is not None else 0.0
+        per = spec.per if spec else 1.0
+        rows += [("stage", f"{stage} spend", cur, spend),
+                 ("stage", f"{stage} share", "%", spend / total if total > 0 else np.nan),
+                 ("stage", f"{stage} {spec.kpi if spec else 'outcome'}", "", outcome),
+                 ("stage", f"{stage} {spec.unit_cost_label if spec else 'unit cost'}", cur,
+                  spend * per / outcome if outcome > 0 else np.nan)]
+    for platform in platforms:
+        spend = float(pf.loc[platform, "spend"]) if platform in pf.index else 0.0
+        rows += [("platform", f"{platform} spend", cur, spend),
+                 ("platform", f"{platform} share", "%", spend / total if total > 0 else np.nan)]
+    rows += [("certificate", "bound", "", abs(s.bound) if plan.problem.minimize_spend
+              else s.bound),
+             ("certificate", "gap", "gap", s.gap)]
+    if plan.baseline_objective is not None:
+        base = abs(plan.baseline_objective) if plan.problem.minimize_spend \
+            else plan.baseline_objective
+        rows.append(("certificate", "today's plan (baseline)", "", base))
+    return rows
+
+
+def _ordered_union(lists: list[list[str]]) -> list[str]:
+    out: list[str] = []
+    for items in lists:
+        out += [i for i in items if i not in out]
+    return out
+
+
+def tabulate(variants: list[Variant], plans: list[Plan]) -> Comparison:
+    stages = _ordered_union([list(p.scenario.stages) for p in plans])
+    stages = [s for s in stages if any(s in set(p.lines["stage"]) for p in plans)]
+    platforms = _ordered_union([list(p.lines["platform"].unique()) for p in plans])
+    values: dict[tuple, dict[str, float]] = {}  # (section, metric, unit) -> label -> value
+    for v, plan in zip(variants, plans, strict=True):
+        for section, metric, unit, value in _metrics(plan, stages, platforms):
+            values.setdefault((section, metric, unit), {})[v.label] = value
+    table = pd.DataFrame([{"section": k[0], "metric": k[1], "unit": k[2], **row}
+                          for k, row in values.items()],
+                         columns=["section", "metric", "unit", *[v.label for v in variants]])
+    return Comparison(variants, plans, table)
+
+
+def compare_variants(variants: list[Variant], *, progress: Callable[[str], None] | None = None,
+                     **solve_options) -> Comparison:
+    """Solve every variant (the base first; the others warm-started from the base, which
+    speeds them up and never changes their certified answer)."""
+    plans: list[Plan] = []
+    warm = None
+    for v in variants:
+        p = compile_problem(v.scenario)
+        same_lines = warm is not None and len(warm.x) == p.n
+        sol = solve(p, warm=warm if same_lines else None, **solve_options)
+        if warm is None:
+            warm = sol
+        plans.append(make_plan(v.scenario, p, sol))
+        if progress:
+            progress(v.label)  # one more variant solved
+    return tabulate(variants, plans)
+
+
+def format_cell(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if unit == "%":
+        return f"{value:.1%}"
+    if unit == "gap":
+        return f"{value:.3%}"
+    if abs(value) < 0.005:
+        return "0"
+    if unit == "x":
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def format_change(value: float, base: float, unit: str) -> str:
+    if not (math.isfinite(value) and math.isfinite(base)) \
+            or abs(value - base) <= 1e-6 * max(abs(base), 1.0):  # same within the solver's noise
+        return ""
+    if unit == "gap":
+        return ""
+    if unit == "%":
+        return f" ({(value - base) * 100:+.1f} pt)"
+    if unit == "x":
+        return f" ({value - base:+.2f})"
+    rel = f", {(value - base) / abs(base):+.1%}" if base else ""
+    diff = value - base
+    return f" ({diff:+,.0f}{rel})" if abs(diff) >= 100 else f" ({diff:+,.2f}{rel})"
+
+
+def format_comparison(cmp: Comparison) -> str:
+    """The comparison as a console table: values, and each variant's change from the base."""
+    labels = cmp.labels
+    head = ["", *labels]
+    body = []
+    section = None
+    for _, r in cmp.table.iterrows():
+        if r["section"] != section:
+            section = r["section"]
+            body.append([section.upper()] + [""] * len(labels))
+        unit = r["unit"]
+        name = f"  {r['metric']}" + (f" ({unit})" if unit not in ("", "%", "x", "gap") else "")
+        cells = [format_cell(r[labels[0]], unit)]
+        cells += [format_cell(r[lab], unit) + format_change(r[lab], r[labels[0]], unit)
+                  for lab in labels[1:]]
+        body.append([name, *cells])
+    widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)
+                       for k, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in [head, *body]]
+    lines.insert(1, "-" * len(lines[0]))
+    notes = [f"{v.label}: {v.description}" for v in cmp.variants if v.description]
+    status = [f"{lab}: {p.solution.status}, gap {p.solution.gap:.3%}"
+              for lab, p in zip(labels, cmp.plans, strict=True) if p.solution.status != "optimal"]
+    return "\n".join(lines + ([""] + notes if notes else []) + status)
