@@ -2,8 +2,6 @@
 
 import base64
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,10 +14,10 @@ from allocator.plan import plan_scenario
 from allocator.report import render_html, write_plan_folder
 from allocator.scenario import load_scenario
 
+from .browser import needs_chromium, render
 from .conftest import ROOT
 
 D2C = ROOT / "scenarios" / "d2c_ecommerce.yaml"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -66,37 +64,12 @@ def test_report_numbers_add_up(folder):
     assert sum(s["share_of_total"] for s in plan["stages"]) == pytest.approx(1.0)
 
 
-@pytest.mark.skipif(not (CHROMIUM and DRIVER) and not os.environ.get("CI"),
-                    reason="Debian chromium and chromium-driver are not installed")
+@needs_chromium
 def test_report_renders_in_headless_chromium(folder, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
-                f"--user-data-dir={tmp_path / 'profile'}"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    try:
-        driver.get((folder / "report.html").resolve().as_uri())
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert errors == []
-        broken = driver.execute_script(
-            "return Array.from(document.images).filter("
-            "i => !(i.complete && i.naturalWidth > 0)).length")
-        count = driver.execute_script("return document.images.length")
-        assert count == 7 and broken == 0
-        shot = tmp_path / "report.png"
-        driver.save_screenshot(str(shot))
-    finally:
-        driver.quit()
-    from matplotlib.image import imread
-
-    img = imread(shot)
+    seen = render(folder / "report.html", tmp_path)
+    assert seen["errors"] == []
+    assert seen["images"] == 7 and seen["broken"] == 0
+    img = seen["screenshot"]
     assert img.shape[0] > 500 and img[..., :3].std() > 0.05  # not a blank page
 
 
