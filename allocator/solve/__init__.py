@@ -104,7 +104,13 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         left = max(1.0, time_limit - (time.perf_counter() - start))
         # the MILP's own proven bound enters the certificate, so it need not be solved
         # tighter than a fraction of the tolerance
-        outer = solve_milp(p, segs, band=True, backend=backend, time_limit=left, gap=tol / 4)
+        # a known plan lets branch-and-bound prune: the relaxation's optimum is above it
+        known = best - 1e-4 * tol * max(abs(best), 1.0) if best_x is not None else None
+        outer = solve_milp(p, segs, band=True, backend=backend, time_limit=left, gap=tol / 4,
+                           cutoff=known, start=best_x)
+        if outer.status == "cutoff":  # nothing above our plan: it is optimal
+            bound = min(bound, best)
+            break
         if outer.status == "infeasible":
             if not diagnose:
                 raise InfeasibleError("no plan satisfies the scenario")
@@ -119,7 +125,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         if best <= found or bound - best > tol * max(abs(bound), 1.0):
             # the relaxation's plan did not settle it: the chord model's own plan may
             inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left,
-                               gap=tol / 4)
+                               gap=tol / 4, cutoff=best if best_x is not None else None,
+                               start=best_x)
             if inner.x is not None:
                 consider(inner.x)
                 consider(polish(p, inner.x, inner.active))
