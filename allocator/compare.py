@@ -20,7 +20,7 @@ from .problem import compile_problem
 from .solve import solve
 from .variants import Variant
 
-__all__ = ["Comparison", "compare_variants", "format_comparison"]
+__all__ = ["Comparison", "compare_variants", "format_comparison", "formatted"]
 
 
 @dataclass
@@ -176,22 +176,37 @@ def format_change(value: float, base: float, unit: str) -> str:
     return f" ({diff:+,.0f}{rel})" if abs(diff) >= 100 else f" ({diff:+,.2f}{rel})"
 
 
+def formatted(cmp: Comparison, change: Callable[[str, float], str] | None = None
+              ) -> pd.DataFrame:
+    """The comparison as text: one row per metric (its unit in the name), each variant's
+    cell with its change from the base. `change(text, delta)` may decorate the change."""
+    labels = cmp.labels
+    rows = []
+    for _, r in cmp.table.iterrows():
+        unit = r["unit"]
+        name = r["metric"] + (f" ({unit})" if unit not in ("", "%", "x", "gap") else "")
+        row = {"section": r["section"], "metric": name,
+               labels[0]: format_cell(r[labels[0]], unit)}
+        for lab in labels[1:]:
+            text = format_change(r[lab], r[labels[0]], unit).strip()
+            if text and change is not None:
+                text = change(text, r[lab] - r[labels[0]])
+            row[lab] = format_cell(r[lab], unit) + (f" {text}" if text else "")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["section", "metric", *labels])
+
+
 def format_comparison(cmp: Comparison) -> str:
     """The comparison as a console table: values, and each variant's change from the base."""
     labels = cmp.labels
     head = ["", *labels]
     body = []
     section = None
-    for _, r in cmp.table.iterrows():
+    for _, r in formatted(cmp).iterrows():
         if r["section"] != section:
             section = r["section"]
             body.append([section.upper()] + [""] * len(labels))
-        unit = r["unit"]
-        name = f"  {r['metric']}" + (f" ({unit})" if unit not in ("", "%", "x", "gap") else "")
-        cells = [format_cell(r[labels[0]], unit)]
-        cells += [format_cell(r[lab], unit) + format_change(r[lab], r[labels[0]], unit)
-                  for lab in labels[1:]]
-        body.append([name, *cells])
+        body.append([f"  {r['metric']}", *r[labels]])
     widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)
                        for k, (c, w) in enumerate(zip(row, widths, strict=True)))

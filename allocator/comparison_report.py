@@ -3,6 +3,7 @@ report.html, written from a finished Comparison (nothing here solves)."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, charts
-from .compare import Comparison, format_cell, format_change
+from .compare import Comparison, formatted
 from .comparison_charts import comparison_charts
 from .output import atomic_folder
 from .plan import input_hash
@@ -36,22 +37,11 @@ def line_spend(cmp: Comparison) -> pd.DataFrame:
 
 def _comparison_table(cmp: Comparison) -> str:
     """Metrics x variants; each variant's cell also shows its change from the base."""
-    labels = cmp.labels
-    rows = []
-    for _, r in cmp.table.iterrows():
-        unit = r["unit"]
-        name = r["metric"] + (f" ({unit})" if unit not in ("", "%", "x", "gap") else "")
-        row = {"section": r["section"], "metric": name, labels[0]: format_cell(r[labels[0]], unit)}
-        for lab in labels[1:]:
-            change = format_change(r[lab], r[labels[0]], unit).strip()
-            delta = r[lab] - r[labels[0]]
-            cls = "" if not change else ("pos" if delta > 0 else "neg")
-            row[lab] = (f'{format_cell(r[lab], unit)} <span class="{cls} small">{change}</span>'
-                        if change else format_cell(r[lab], unit))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    return _table(df, {"section": None, "metric": None,
-                       **{lab: (lambda v: v) for lab in labels}})
+    def tint(text: str, delta: float) -> str:
+        return f'<span class="{"pos" if delta > 0 else "neg"} small">{html.escape(text)}</span>'
+
+    return _table(formatted(cmp, tint), {"section": None, "metric": None,
+                                         **{lab: (lambda v: v) for lab in cmp.labels}})
 
 
 def render_comparison_html(cmp: Comparison, sources: list[str | Path]) -> str:
