@@ -15,7 +15,9 @@ what-if's plan is the certified plan of that variant, only sooner.
 
 from __future__ import annotations
 
+import json
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from .variants import spec_from, variant_scenario
 __all__ = ["WhatIf"]
 
 _MAPPINGS = ("fix", "bounds", "bands", "unit_cost", "saturation")
+_REMEMBERED = 64  # plans kept for states seen before
 
 
 class WhatIf:
@@ -41,7 +44,9 @@ class WhatIf:
         self._last: Solution | None = None
         self.seconds = 0.0  # time of the last change, from the change to the certified plan
         self.error: AllocatorError | None = None  # why the last change has no plan
+        self._seen: OrderedDict[str, Plan] = OrderedDict()
         self.plan = self._solve(self.base)
+        self._remember(spec_from({}), self.plan)
 
     @property
     def state(self) -> VariantSpec:
@@ -61,6 +66,15 @@ class WhatIf:
         self.seconds = time.perf_counter() - start
         return plan
 
+    def _remember(self, spec: VariantSpec, plan: Plan) -> None:
+        self._seen[self._key(spec)] = plan
+        while len(self._seen) > _REMEMBERED:
+            self._seen.popitem(last=False)
+
+    @staticmethod
+    def _key(spec: VariantSpec) -> str:
+        return json.dumps(spec.model_dump(mode="json", exclude={"name"}), sort_keys=True)
+
     def change(self, **verbs: Any) -> Plan:
         """Apply changes (budget=, budget_scale=, drop=[...], fix={line: spend},
         bounds={line: {min, max}}, bands={stage: {min, max}}, unit_cost={name: factor},
@@ -77,6 +91,10 @@ class WhatIf:
             else:
                 state[key] = value
         spec = spec_from(state)  # a bad verb raises here, before anything changes
+        known = self._seen.get(self._key(spec))
+        if known is not None:
+            self._state, self.error, self.plan, self.seconds = state, None, known, 0.0
+            return known
         try:
             sc = variant_scenario(self.base, spec) if state else self.base
             plan = self._solve(sc)
@@ -84,10 +102,9 @@ class WhatIf:
             self.error = exc
             raise
         self._state, self.error, self.plan = state, None, plan
+        self._remember(spec, plan)
         return plan
 
     def reset(self) -> Plan:
         """Back to the base scenario."""
-        self._state = {}
-        self.plan = self._solve(self.base)
-        return self.plan
+        return self.change(**{k: None for k in self._state})

@@ -4,7 +4,8 @@ from the previous solution, against solving the same variant cold.
     python benchmarks/whatif.py [--seeds 3]
 
 Changes, in workshop order: budget +10 %, budget -10 %, the awareness band moved, a line's
-ceiling halved, one platform's unit cost +15 %, that platform dropped, everything undone.
+ceiling halved, one platform's unit cost +15 %, that platform dropped, everything undone
+(a state seen before: the session returns its plan at once; shown apart, not in the median).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def run(name: str, sc, prices: bool) -> tuple[list[float], list[float]]:
         try:
             session.change(**change)
         except AllocatorError:  # e.g. a halved ceiling the budget cannot live with: skipped
+            continue
+        if session.seconds == 0.0:  # remembered state
             continue
         warm.append(session.seconds)
         state = session.state
