@@ -207,6 +207,21 @@ class _CurveBase(_Model):
     size_scale: Positive | None = Field(
         default=None, description="the audience multiplied by this: saturation scaled, the "
                                   "first outcomes' unit cost unchanged")
+    low: Positive | None = Field(
+        default=None, description="lowest plausible response, as a factor (0.92 = 8 % less), "
+                                  "e.g. from a fit's bootstrap; with high, used by the "
+                                  "uncertainty analysis instead of spread")
+    high: Positive | None = Field(default=None, description="highest plausible response factor")
+
+    @model_validator(mode="after")
+    def _range(self):
+        if (self.low is None) != (self.high is None):
+            raise ValueError("give both low and high (the response's plausible range, "
+                             "e.g. low: 0.9, high: 1.08), or neither")
+        if self.low is not None and not self.low <= 1.0 <= self.high:
+            raise ValueError(f"low ({self.low:g}) must be at most 1 and high ({self.high:g}) "
+                             "at least 1: they are factors on the curve as written")
+        return self
 
     def build(self, per: float) -> curves.Curve:
         raise NotImplementedError

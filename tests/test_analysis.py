@@ -103,12 +103,12 @@ def test_tornado_reoptimised_never_below_held_fixed_on_a_budget_only_problem():
 def test_monte_carlo_is_seeded_and_collapses_without_spread():
     p = compile_problem(small())
     x = solve(p).x
-    a = monte_carlo(p, x, np.full(p.n, 0.2), draws=500, seed=3)
-    b = monte_carlo(p, x, np.full(p.n, 0.2), draws=500, seed=3)
+    a = monte_carlo(p, x, np.full(p.n, 0.8), np.full(p.n, 1.2), draws=500, seed=3)
+    b = monte_carlo(p, x, np.full(p.n, 0.8), np.full(p.n, 1.2), draws=500, seed=3)
     assert a.table.equals(b.table)
     row = a.table.set_index("kpi").loc["objective"]
     assert row["p10"] < row["plan"] < row["p90"]
-    flat = monte_carlo(p, x, np.zeros(p.n), draws=50).table
+    flat = monte_carlo(p, x, np.ones(p.n), np.ones(p.n), draws=50).table
     assert np.allclose(flat["p10"], flat["plan"]) and np.allclose(flat["p90"], flat["plan"])
 
 

@@ -13,7 +13,7 @@ from .guideline import guideline_price
 from .tornado import tornado
 from .uncertainty import monte_carlo
 
-__all__ = ["KINDS", "SweepOptions", "run_analyses", "line_spreads"]
+__all__ = ["KINDS", "SweepOptions", "run_analyses", "line_ranges"]
 
 KINDS = ("frontier", "guideline", "tornado", "uncertainty")
 
@@ -30,9 +30,20 @@ class SweepOptions:
     stage: str = "awareness"
 
 
-def line_spreads(sc: Scenario, default: float) -> np.ndarray:
-    return np.array([default if line.curve.spread is None else line.curve.spread
-                     for line in sc.lines])
+def line_ranges(sc: Scenario, default: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each line's plausible response factors: its low/high (a fit's bootstrap), else
+    1 +- its spread, else 1 +- `default`."""
+    lo, hi = [], []
+    for line in sc.lines:
+        c = line.curve
+        if c.low is not None:
+            lo.append(c.low)
+            hi.append(c.high)
+        else:
+            spread = default if c.spread is None else c.spread
+            lo.append(1.0 - spread)
+            hi.append(1.0 + spread)
+    return np.array(lo), np.array(hi)
 
 
 def run_analyses(sc: Scenario, plan, kinds: tuple[str, ...] = KINDS,
@@ -61,7 +72,7 @@ def run_analyses(sc: Scenario, plan, kinds: tuple[str, ...] = KINDS,
         out["tornado"] = tornado(p, plan.solution, delta=o.delta,
                                  progress=tick("tornado", 2 * p.n))
     if "uncertainty" in kinds:
-        out["uncertainty"] = monte_carlo(p, plan.solution.x, line_spreads(sc, o.spread),
+        out["uncertainty"] = monte_carlo(p, plan.solution.x, *line_ranges(sc, o.spread),
                                          draws=o.draws, seed=o.seed,
                                          kpis={s: st.kpi for s, st in sc.stages.items()})
     return out

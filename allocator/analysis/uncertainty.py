@@ -24,14 +24,16 @@ class Uncertainty:
     labels: dict = None  # kpi key -> words, e.g. "outcome:awareness" -> "awareness (impressions)"
 
 
-def monte_carlo(p: Problem, x: np.ndarray, spreads: np.ndarray, *, draws: int = 2000,
-                seed: int = 0, kpis: dict[str, str] | None = None) -> Uncertainty:
-    """Each line's response scaled by an independent factor, uniform in 1 +- spread
-    (seeded), for a fixed plan x. Scaling the response keeps the spend, so only outcomes
-    move: no re-solve."""
+def monte_carlo(p: Problem, x: np.ndarray, low: np.ndarray, high: np.ndarray, *,
+                draws: int = 2000, seed: int = 0, kpis: dict[str, str] | None = None
+                ) -> Uncertainty:
+    """Each line's response scaled by an independent factor, uniform in [low, high] per
+    line (seeded), for a fixed plan x. Scaling the response keeps the spend, so only
+    outcomes move: no re-solve."""
     rng = np.random.default_rng(seed)
     y0 = p.outcomes(x)
-    factors = 1.0 + rng.uniform(-1.0, 1.0, (draws, p.n)) * spreads
+    factors = low + rng.uniform(0.0, 1.0, (draws, p.n)) * (high - low)
+    spreads = (np.asarray(high) - np.asarray(low)) / 2
     y = factors * y0
     spend = float(x.sum())
     data: dict[str, np.ndarray] = {}
