@@ -25,9 +25,11 @@ class _Group(click.Group):
     """Turns the package's own errors into one or two lines and exit 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        from .fit.readers import ExportError
+
         try:
             return super().invoke(ctx)
-        except ScenarioError as exc:
+        except (ScenarioError, ExportError) as exc:
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             sys.exit(1)
@@ -46,6 +48,7 @@ def main() -> None:
       allocator plan scenarios/d2c_ecommerce.yaml
       allocator plan scenarios/d2c_ecommerce.yaml --budget 300000 --out plans/q1
       allocator compare scenarios/d2c_ecommerce.yaml --out plans/q1-variants
+      allocator fit scenarios/data/*.csv scenarios/data/*.xlsx --out fitted.yaml
       allocator init my_plan.yaml
       allocator validate scenarios/*.yaml
       allocator schema > scenario.schema.json
@@ -327,3 +330,94 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
         write_comparison_folder(cmp, out, sources=list(files), force=force)
         click.echo(f"wrote {out}/ (comparison.csv, .json, .xlsx, charts/, report.html)",
                    err=fmt != "table")
+
+
+@main.command()
+@click.argument("exports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True,
+              help="The scenario file to write (YAML).")
+@click.option("--mapping", "-m", type=click.Path(path_type=Path),
+              help="YAML: campaign -> stage rules, KPI columns, generic column names.")
+@click.option("--period", help="Planning period: 2026-Q1, 2026-03, 2026 or 90d "
+                               "(default: the quarter after the data).")
+@click.option("--by", type=click.Choice(["day", "week"]), default="day", show_default=True,
+              help="Fit on daily or weekly totals.")
+@click.option("--max-multiple", type=float, default=1.5, show_default=True,
+              help="Each line's max: this times the highest spend per day seen.")
+@click.option("--bootstrap", type=int, default=60, show_default=True,
+              help="Bootstrap refits per line for the curve's band.")
+@click.option("--charts", type=click.Path(path_type=Path),
+              help="Also write one chart per line (PNG) into this folder.")
+@click.option("--skip-bad", is_flag=True,
+              help="Leave out lines or campaigns that cannot be fitted (named in the output).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file or --charts folder.")
+def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str | None,
+        by: str, max_multiple: float, bootstrap: int, charts: Path | None, skip_bad: bool,
+        force: bool) -> None:
+    """Fit response curves from ad-platform exports and write a scenario.
+
+    Reads Meta Ads Manager, Google Ads, LinkedIn Campaign Manager and TikTok Ads Manager
+    exports (CSV or XLSX, as downloaded) or any table described by --mapping. The exports
+    are only read.
+
+    \b
+    Examples:
+      allocator fit scenarios/data/meta_ads_daily.csv scenarios/data/google_ads_campaigns.csv \\
+          scenarios/data/linkedin_campaigns.xlsx scenarios/data/tiktok_ads.xlsx \\
+          --period 2027-Q1 --out fitted.yaml --charts fit-charts
+      allocator plan fitted.yaml
+    """
+    import os
+    import tempfile
+
+    from .fit.pipeline import fit_exports, quality_table
+    from .fit.scenario_writer import parse_period, scenario_text
+
+    if out.exists() and not force:
+        raise AllocatorError(f"{out}: already exists; choose another --out or add --force")
+    if charts is not None and charts.exists() and not force:
+        raise AllocatorError(f"{charts}: already exists; choose another --charts or add --force")
+    if max_multiple < 1 or bootstrap < 0:
+        raise AllocatorError("--max-multiple must be at least 1 and --bootstrap 0 or more")
+    if period is not None:
+        from datetime import date
+
+        parse_period(period, date.today())  # a bad period fails before the work
+    if sys.stderr.isatty():
+        with click.progressbar(length=1, label="fitting lines", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            run = fit_exports(list(exports), mapping=mapping, by=by, bootstrap=bootstrap,
+                              skip_bad=skip_bad, progress=progress)
+    else:
+        run = fit_exports(list(exports), mapping=mapping, by=by, bootstrap=bootstrap,
+                          skip_bad=skip_bad)
+    text = scenario_text(run.fits, period=period, by=by, multiple=max_multiple,
+                         sources=run.sources, skipped=run.skipped)
+    click.echo(quality_table(run).to_string(index=False))
+    for f in run.fits:
+        for w in f.warnings:
+            click.echo(f"warning: {f.series.name}: {w}")
+    for s in run.skipped:
+        click.echo(f"skipped: {s}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:  # written whole, or not at all
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    click.echo(f"wrote {out} ({len(run.fits)} lines); next: allocator plan {out}")
+    if charts is not None:
+        from . import charts as chart_module
+        from .fit.fit_charts import fit_chart
+        from .output import atomic_folder
+
+        with atomic_folder(charts, force=force) as tmp_dir:
+            for f in run.fits:
+                chart_module.save(fit_chart(f), tmp_dir / f.series.name)
+        click.echo(f"wrote {charts}/ ({len(run.fits)} charts, PNG and SVG)")

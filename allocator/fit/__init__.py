@@ -1,0 +1,1 @@
+"""`allocator fit`: response curves from the planner's own ad-platform exports."""

@@ -1,0 +1,174 @@
+"""The scenario file a fit writes: fitted curves scaled to the planning period, each with
+a comment stating its data range and fit quality; today's run rate as the baseline; the
+stages, platforms and the guideline preset. `validate` and `plan` take it as it is."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, timedelta
+
+import numpy as np
+
+from .. import __version__
+from .. import curves as cv
+from ..errors import AllocatorError
+from .fitting import Fit
+from .mapping import KPI_WORDS
+
+__all__ = ["parse_period", "scenario_text", "RUN_RATE_DAYS"]
+
+RUN_RATE_DAYS = 28  # the baseline: the last four weeks' spend per day
+UNIT_COST = {"awareness": ("CPM", 1000), "consideration": ("CPC", 1),
+             "conversion": ("CPA", 1), "loyalty": ("cost per repeat purchase", 1),
+             "advocacy": ("cost per referral", 1)}
+
+
+def parse_period(text: str | None, last: date) -> tuple[str, int]:
+    """'2026-Q1' (a quarter), '2026-03' (a month), '2026' (a year) or '90d' -> (label, days).
+    None: the quarter after the data's last day."""
+    if text is None:
+        q = (last.month - 1) // 3 + 1
+        year, q = (last.year + 1, 1) if q == 4 else (last.year, q + 1)
+        text = f"{year}-Q{q}"
+    t = text.strip()
+    if m := re.fullmatch(r"(\d{4})-?Q([1-4])", t, re.I):
+        year, q = int(m.group(1)), int(m.group(2))
+        start = date(year, 3 * q - 2, 1)
+        end = date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
+        return f"{year}-Q{q}", (end - start).days
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", t):
+        year, month = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12:
+            return t, calendar.monthrange(year, month)[1]
+    if m := re.fullmatch(r"(\d{4})", t):
+        return t, 366 if calendar.isleap(int(t)) else 365
+    if m := re.fullmatch(r"(\d+)\s*d(ays?)?", t, re.I):
+        return f"{m.group(1)} days", int(m.group(1))
+    raise AllocatorError(f"--period: expected 2026-Q1, 2026-03, 2026 or 90d, got {text!r}")
+
+
+def _g(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _curve_yaml(curve: cv.Curve) -> str:
+    if isinstance(curve, cv.Hill):
+        return f"type: hill, vmax: {_g(curve.vmax)}, k: {_g(curve.k)}, s: {curve.s:.4g}"
+    if isinstance(curve, cv.Exponential):
+        return f"type: exponential, vmax: {_g(curve.vmax)}, k: {_g(curve.k)}"
+    if isinstance(curve, cv.Power):
+        return f"type: power, a: {_g(curve.a)}, b: {curve.b:.4g}"
+    return f"type: log, a: {_g(curve.a)}, k: {_g(curve.k)}"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: float,
+                  sources: list[str], skipped: list[str]) -> str:
+    """The scenario as YAML text with comments."""
+    last = max(max(f.series.dates) for f in fits)
+    last = last.date() if hasattr(last, "date") else last
+    label, days = parse_period(period, last)
+    per_period = days if by == "day" else days / 7.0  # fitted periods in the planning period
+    unit = "day" if by == "day" else "week"
+    currency = next((f.series.currency for f in fits if f.series.currency), "EUR")
+    stages = list(dict.fromkeys(s for s in UNIT_COST if any(f.series.stage == s for f in fits)))
+    platforms = list(dict.fromkeys(f.series.platform for f in fits))
+    first = min(min(f.series.dates) for f in fits)
+    first = first.date() if hasattr(first, "date") else first
+
+    lines_out = []
+    baselines = {}
+    for f in fits:
+        s = f.series
+        recent = s.dates >= np.datetime64(last - timedelta(days=RUN_RATE_DAYS - 1))
+        run_rate = float(s.spend[recent].sum()) / (RUN_RATE_DAYS if by == "day" else 4.0)
+        baselines[s.name] = run_rate * per_period
+        cap = multiple * f.spend_peak * per_period
+        curve = cv.scaled(f.curve, outcome=per_period, cost=per_period)
+        rivals = ", ".join(f"{k} {v:.1%}" for k, v in sorted(f.held_out.items(),
+                                                              key=lambda kv: kv[1]))
+        note = [f"  # {s.name}: {f.family} fitted on {len(s.spend)} {unit}s "
+                f"({len(s.campaigns)} campaign{'s' if len(s.campaigns) > 1 else ''}, "
+                f"KPI {KPI_WORDS[s.kpi]}); R2 {f.r2:.2f}, MAPE {f.mape:.1%}",
+                f"  #   held-out error by family: {rivals}",
+                f"  #   spend seen {currency} {f.spend_min:,.0f} to {f.spend_max:,.0f} per "
+                f"{unit} (5th-95th percentile, peak {f.spend_peak:,.0f}); curve scaled from "
+                f"per {unit} to the period ({per_period:g} {unit}s, even pacing)",
+                f"  #   95 % bootstrap band over that range: x{f.low:.3f} to x{f.high:.3f} "
+                "(low / high, read by the uncertainty analysis)"]
+        note += [f"  #   WARNING: {w}" for w in f.warnings]
+        revenue = float(s.revenue.sum())
+        outcome = float(s.outcome.sum())
+        body = [f"  - name: {s.name}", f"    stage: {s.stage}", f"    platform: {s.platform}"]
+        if s.market:
+            body.append(f"    market: {_quote(s.market)}")
+        body.append(f"    curve: {{{_curve_yaml(curve)}, low: {f.low:.4f}, high: {f.high:.4f}}}")
+        if revenue > 0 and outcome > 0:
+            body.append(f"    revenue_per_outcome: {revenue / outcome:.2f}   "
+                        f"# {currency} {revenue:,.0f} over {outcome:,.0f} {KPI_WORDS[s.kpi]}")
+        body.append(f"    baseline: {baselines[s.name]:.0f}   # today's run rate: "
+                    f"{currency} {run_rate:,.0f} per {unit} over the last {RUN_RATE_DAYS} days")
+        body.append(f"    max: {cap:.0f}   # {multiple:g}x the peak {unit} seen: the curve is "
+                    "not known beyond; raise it at your own risk")
+        lines_out.append("\n".join(note + body))
+
+    # a stage without revenue is valued at what it costs today (every euro returns one at
+    # today's average unit cost): a neutral start that finance should replace
+    stage_out = []
+    for stage in stages:
+        fs = [f for f in fits if f.series.stage == stage]
+        spend = sum(float(f.series.spend.sum()) for f in fs)
+        outcome = sum(float(f.series.outcome.sum()) for f in fs)
+        kpis = "/".join(dict.fromkeys(KPI_WORDS[f.series.kpi] for f in fs))
+        label_uc, per = UNIT_COST[stage]
+        has_revenue = all(float(f.series.revenue.sum()) > 0 for f in fs)
+        entry = f"  {stage}: {{kpi: {_quote(kpis)}, unit_cost_label: {label_uc}, per: {per}"
+        comment = ""
+        if not has_revenue and outcome > 0:
+            value = spend / outcome
+            entry += f", value_per_outcome: {_g(value)}"
+            comment = (f"   # ASSUMPTION: valued at today's average cost ({currency} "
+                       f"{value * per:,.2f} {label_uc}); replace with what one is worth")
+        stage_out.append(entry + "}" + comment)
+
+    budget = sum(baselines.values())
+    point = budget / 100
+    text = [
+        f"# Fitted by allocator {__version__} fit from {len(sources)} export(s):",
+        *[f"#   {src}" for src in sources],
+        f"# Data {first} to {last}, per {unit}. Planning period {label}: {days} days.",
+        "# Each curve is fitted per " + unit + " and scaled to the period at even pacing;",
+        "# its comment says what the data covers and how well the curve fits.",
+        "# Check the ASSUMPTION and WARNING comments before you trust a plan.",
+    ]
+    if skipped:
+        text += ["# Not fitted (--skip-bad):", *[f"#   {s}" for s in skipped]]
+    text += [
+        f"name: {_quote('Fitted from ad exports, ' + label)}",
+        f"currency: {currency}",
+        f"period: {_quote(label)}",
+        f"budget: {budget:.0f}   # today's run rate over the period; change it to plan another",
+        "",
+        "stages:",
+        *stage_out,
+        "",
+        f"platforms: [{', '.join(platforms)}]",
+        "",
+        "lines:",
+        *lines_out,
+        "",
+        "# the paid social funnel guideline (70-80 % awareness, 5-15 % consideration,",
+        "# 10-20 % conversion), soft: a percentage point outside a band costs half of it",
+        "guidelines:",
+        "  preset: paid-social-funnel",
+        "  enforce: soft",
+        f"  penalty_per_point: {point / 2:.0f}",
+        "",
+        "objective: value",
+        "",
+    ]
+    return "\n".join(text)
