@@ -121,7 +121,7 @@ def stage_of(campaign: str, objective: str | None, mapping: Mapping) -> tuple[st
     for rule in mapping.rules:
         if re.search(rule.match, campaign):
             return rule.stage, f"rule '{rule.match}'"
-    if objective:
+    if isinstance(objective, str) and objective.strip():
         key = objective.strip().lower()
         if objective in mapping.objectives:
             return mapping.objectives[objective], "mapping objectives"

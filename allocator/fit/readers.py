@@ -391,6 +391,12 @@ def _missing_columns(path: Path, rows: list[list], platform: str | None,
     seen = max(rows[:60], key=lambda r: sum(1 for c in r if isinstance(c, str) and c.strip()),
                default=[])
     seen_names = [str(c) for c in seen if c not in (None, "")]
+    if not platform and not names:  # the platform whose other columns are there
+        cells = {_base_name(c)[0] for c in seen_names}
+        score = {p: sum(any(_norm(a) in cells for a in aliases) for aliases in f.values())
+                 for p, f in FORMATS.items() if p != "generic"}
+        best = max(score, key=score.get)
+        platform = best if score[best] >= 2 else None
     if platform and platform != "generic":
         want = FORMATS[platform]
     elif names:
@@ -409,7 +415,8 @@ def _missing_columns(path: Path, rows: list[list], platform: str | None,
                 hint = f" (did you mean '{close[0]}'?)"
                 break
         missing.append(f"{canon}: expected {' or '.join(repr(o) for o in options[:3])}{hint}")
-    return (f"{path}: cannot find the header row: {'; '.join(missing)}; found columns: "
+    what = f" of a {platform} export" if platform and platform != "generic" else ""
+    return (f"{path}: cannot find the header row{what}: {'; '.join(missing)}; found columns: "
             f"{', '.join(seen_names[:14]) or 'none'}. For another format, give a mapping "
             "file with columns: {date: ..., campaign: ..., spend: ..., outcome: ...}")
 

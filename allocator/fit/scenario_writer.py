@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 
 from .. import __version__
 from .. import curves as cv
@@ -69,16 +70,14 @@ def _quote(text: str) -> str:
 def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: float,
                   sources: list[str], skipped: list[str]) -> str:
     """The scenario as YAML text with comments."""
-    last = max(max(f.series.dates) for f in fits)
-    last = last.date() if hasattr(last, "date") else last
+    last = pd.Timestamp(max(max(f.series.dates) for f in fits)).date()
     label, days = parse_period(period, last)
     per_period = days if by == "day" else days / 7.0  # fitted periods in the planning period
     unit = "day" if by == "day" else "week"
     currency = next((f.series.currency for f in fits if f.series.currency), "EUR")
     stages = list(dict.fromkeys(s for s in UNIT_COST if any(f.series.stage == s for f in fits)))
     platforms = list(dict.fromkeys(f.series.platform for f in fits))
-    first = min(min(f.series.dates) for f in fits)
-    first = first.date() if hasattr(first, "date") else first
+    first = pd.Timestamp(min(min(f.series.dates) for f in fits)).date()
 
     lines_out = []
     baselines = {}
