@@ -31,7 +31,7 @@ def _run(path, env: dict, monkeypatch) -> nbformat.NotebookNode:
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3",
+    NotebookClient(nb, timeout=240, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return nb
 
