@@ -408,6 +408,8 @@ def _missing_columns(path: Path, rows: list[list], platform: str | None,
     for canon in ("date", "spend"):
         options = want.get(canon, [])
         options = [options] if isinstance(options, str) else options
+        if any(_norm(o) in {_base_name(c)[0] for c in seen_names} for o in options):
+            continue  # this one is there
         hint = ""
         for o in options:
             close = difflib.get_close_matches(o, seen_names, n=1, cutoff=0.6)
