@@ -31,8 +31,13 @@ def _run(path, env: dict, monkeypatch) -> nbformat.NotebookNode:
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=240, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    client = NotebookClient(nb, timeout=240, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    # cell by cell: NotebookClient.execute first waits for a kernel_info reply, which now
+    # and then never comes (seen here: client and kernel both idle; jupyter/nbclient#272)
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
     return nb
 
 
