@@ -100,7 +100,11 @@ def waterfall(cmp: Comparison, by: str = "stage") -> Figure:
         lo = min(base.sum(), var.sum(), *(base.sum() + np.cumsum(change)))
         hi = max(base.sum(), var.sum(), *(base.sum() + np.cumsum(change)))
         pad = max(hi - lo, 0.02 * hi)
-        ax.set_ylim(max(0.0, lo - 1.2 * pad), hi + 0.45 * pad)
+        floor = max(0.0, lo - 1.2 * pad)
+        ax.set_ylim(floor, hi + 0.45 * pad)
+        if floor > 0:  # a cut axis, said on the chart so that bars are not read as totals
+            ax.set_title(f"axis starts at {money(floor, cur)}", loc="right", fontsize=8,
+                         color="#666666", fontweight="normal")
         _money_axis(ax, cur, axis="y", ticks=4)
         ax.set_title(label, loc="left", fontsize=10)
         k = int(np.argmax(np.abs(change))) if len(change) else 0
