@@ -367,11 +367,9 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
           --period 2027-Q1 --out fitted.yaml --charts fit-charts
       allocator plan fitted.yaml
     """
-    import os
-    import tempfile
-
     from .fit.pipeline import fit_exports, quality_table
     from .fit.scenario_writer import parse_period, scenario_text
+    from .output import atomic_folder, atomic_write_text
 
     if out.exists() and not force:
         raise AllocatorError(f"{out}: already exists; choose another --out or add --force")
@@ -402,20 +400,11 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
             click.echo(f"warning: {f.series.name}: {w}")
     for s in run.skipped:
         click.echo(f"skipped: {s}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:  # written whole, or not at all
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(out, text, force=force)
     click.echo(f"wrote {out} ({len(run.fits)} lines); next: allocator plan {out}")
     if charts is not None:
         from . import charts as chart_module
         from .fit.fit_charts import fit_chart
-        from .output import atomic_folder
 
         with atomic_folder(charts, force=force) as tmp_dir:
             for f in run.fits:

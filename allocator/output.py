@@ -1,4 +1,4 @@
-"""Writing an output folder all at once: complete, or not at all."""
+"""Writing outputs all at once: a folder or a file is complete, or not there at all."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import AllocatorError
 
-__all__ = ["atomic_folder"]
+__all__ = ["atomic_folder", "atomic_write_text"]
 
 
 @contextmanager
@@ -42,3 +42,24 @@ def atomic_folder(out: str | Path, *, force: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str, *, force: bool = False) -> Path:
+    """Write `text` to `path` through a temporary file beside it, replacing an existing
+    file only with `force`."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise AllocatorError(f"{path}: already exists; choose another --out or add --force")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise AllocatorError(f"{path}: cannot write there: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -483,7 +483,7 @@ class GuidelineSpec(_Model):
     @classmethod
     def _known(cls, v: str | None) -> str | None:
         if v is not None and v not in GUIDELINE_PRESETS:
-            raise ValueError(f"unknown preset '{v}'{_did_you_mean(v, GUIDELINE_PRESETS)}; "
+            raise ValueError(f"unknown preset '{v}'{did_you_mean(v, GUIDELINE_PRESETS)}; "
                              f"known presets: {', '.join(GUIDELINE_PRESETS)}")
         return v
 
@@ -679,7 +679,7 @@ class Scenario(_Model):
 # --- cross-field checks: everything pydantic cannot see field by field ----------------------
 
 
-def _did_you_mean(word: str, options: Any) -> str:
+def did_you_mean(word: str, options: Any) -> str:
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -692,13 +692,13 @@ def _check_selector(sc: Scenario, sel: Selector, path: PathKey, out: list) -> No
         for v in values:
             if known is not None and v not in known:
                 out.append((path + (key,), f"'{v}' is not a declared {key}"
-                            f"{_did_you_mean(v, known)}; known: {', '.join(map(str, known))}"))
+                            f"{did_you_mean(v, known)}; known: {', '.join(map(str, known))}"))
     if len(out) == before and not sc.select(sel):
         out.append((path, f"selector {{{sel.label}}} matches no line; check its tags "
                     "against the lines' stage, platform, market, period and kind"))
 
 
-def _check_variants(sc: Scenario, out: list) -> None:
+def check_variant_names(sc: Scenario, out: list) -> None:
     """Every name a variant's verbs use must exist: a line, platform or stage."""
     lines = {line.name for line in sc.lines}
     anything = lines | set(sc.platforms) | set(sc.stages)
@@ -723,7 +723,7 @@ def _check_variants(sc: Scenario, out: list) -> None:
                 if name not in known:
                     key = j if field == "drop" else name
                     out.append((("variants", i, field, key), f"'{name}' is not {what} of this "
-                                f"scenario{_did_you_mean(name, known)}"))
+                                f"scenario{did_you_mean(name, known)}"))
 
 
 def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
@@ -731,11 +731,11 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
     for i, line in enumerate(sc.lines):
         if line.stage not in sc.stages:
             out.append((("lines", i, "stage"), f"stage '{line.stage}' is not declared"
-                        f"{_did_you_mean(line.stage, sc.stages)}; declared stages: "
+                        f"{did_you_mean(line.stage, sc.stages)}; declared stages: "
                         f"{', '.join(sc.stages)}"))
         if line.platform not in sc.platforms:
             out.append((("lines", i, "platform"), f"platform '{line.platform}' is not declared"
-                        f"{_did_you_mean(line.platform, sc.platforms)}; add it under platforms "
+                        f"{did_you_mean(line.platform, sc.platforms)}; add it under platforms "
                         f"or use one of: {', '.join(sc.platforms)}"))
         if sc.budget is not None and sc.budget.max is not None:
             for field in ("min", "min_if_active"):
@@ -756,7 +756,7 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
     if sc.target is not None:
         _check_selector(sc, sc.target.select, ("target", "select"), out)
 
-    _check_variants(sc, out)
+    check_variant_names(sc, out)
 
     # money that cannot add up
     if sc.budget is not None and sc.budget.max is not None:
@@ -788,7 +788,7 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
         for s in sc.guidelines.bands:
             if s not in sc.stages:
                 out.append((("guidelines", "bands", s), f"stage '{s}' is not declared"
-                            f"{_did_you_mean(s, sc.stages)}; declared: {', '.join(sc.stages)}"))
+                            f"{did_you_mean(s, sc.stages)}; declared: {', '.join(sc.stages)}"))
         if sc.guidelines.enforce == "hard":
             for s, (lo, hi) in sc.guideline_bands().items():
                 stage_min[s] = max(stage_min.get(s, 0.0), lo)
@@ -890,12 +890,12 @@ def _message(err: dict, path: PathKey) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         key = path[-1] if path else "?"
-        return f"unknown key '{key}'{_did_you_mean(key, _vocabulary())}; remove or rename it"
+        return f"unknown key '{key}'{did_you_mean(key, _vocabulary())}; remove or rename it"
     if kind == "missing":
         return "is required but missing"
     if kind == "union_tag_invalid":
         tag = err.get("ctx", {}).get("tag", "")
-        return (f"unknown curve type '{tag}'{_did_you_mean(tag, CURVE_TYPES)}; "
+        return (f"unknown curve type '{tag}'{did_you_mean(tag, CURVE_TYPES)}; "
                 f"one of: {', '.join(CURVE_TYPES)}")
     if kind == "union_tag_not_found":
         return f"a curve needs a type: one of {', '.join(CURVE_TYPES)}"
@@ -912,6 +912,17 @@ def _message(err: dict, path: PathKey) -> str:
     return msg
 
 
+def problems_from(exc: ValidationError, data: Any, file: str, source: Source | None = None
+                  ) -> list[Problem]:
+    """Pydantic's errors as Problems: the path in the file, a planner's message, the line."""
+    out = []
+    for err in exc.errors():
+        path = _data_path(data, err["loc"])
+        out.append(Problem(file, format_path(path), _message(err, path),
+                           source.line_of(path) if source else None))
+    return out
+
+
 def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | None = None
                        ) -> Scenario:
     """Validate plain data (as parsed from a file) into a Scenario, or raise ScenarioError."""
@@ -922,12 +933,7 @@ def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | Non
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            path = _data_path(data, err["loc"])
-            problems.append(Problem(file, format_path(path), _message(err, path),
-                                    source.line_of(path)))
-        raise ScenarioError(problems) from None
+        raise ScenarioError(problems_from(exc, data, file, source)) from None
     found = _cross_check(sc)
     if found:
         raise ScenarioError([Problem(file, format_path(p), m, source.line_of(p))
@@ -969,7 +975,7 @@ def apply_overrides(data: Any, assignments: list[str], file: str = "--set") -> A
                 if part not in names:
                     problems.append(Problem(file, path_text, f"no item named '{part}' under "
                                             f"{format_path(tuple(parts[:depth]))}"
-                                            f"{_did_you_mean(part, names)}"))
+                                            f"{did_you_mean(part, names)}"))
                     ok = False
                     break
                 node = node[names.index(part)]
@@ -992,7 +998,7 @@ def apply_overrides(data: Any, assignments: list[str], file: str = "--set") -> A
             vocab = _vocabulary() | set(node)
             if last not in vocab:
                 problems.append(Problem(file, path_text, f"unknown field '{last}'"
-                                        f"{_did_you_mean(last, vocab)}"))
+                                        f"{did_you_mean(last, vocab)}"))
                 continue
             node[last] = _parse_value(value_text)
         elif isinstance(node, list) and isinstance(last, int) and last < len(node):

@@ -19,11 +19,10 @@ from .errors import Problem, ScenarioError
 from .scenario import (
     Scenario,
     VariantSpec,
-    _check_variants,
-    _data_path,
-    _did_you_mean,
-    _message,
     apply_overrides,
+    check_variant_names,
+    did_you_mean,
+    problems_from,
     scenario_from_data,
 )
 from .source import Source, format_path, read_source
@@ -121,7 +120,7 @@ def variant_scenario(base: Scenario, spec: VariantSpec) -> Scenario:
     data = base._source.data if base._source is not None else base.model_dump(exclude_none=True)
     where = f"{base.file}: variants '{spec.name}'"
     found: list = []
-    _check_variants(base.model_copy(update={"variants": [spec]}), found)
+    check_variant_names(base.model_copy(update={"variants": [spec]}), found)
     if found:
         raise ScenarioError([Problem(f"{base.file} (variant '{spec.name}')",
                                      format_path(path[2:]), msg) for path, msg in found])
@@ -155,7 +154,7 @@ def load_variants(files: list[str | Path], names: list[str] | None = None) -> li
     missing = [n for n in names or [] if n not in known]
     if missing:
         raise ScenarioError([Problem(str(files[0]), format_path(("variants",)),
-                                     f"no variant named '{n}'{_did_you_mean(n, known)}; "
+                                     f"no variant named '{n}'{did_you_mean(n, known)}; "
                                      f"variants: {', '.join(known) or 'none declared'}")
                              for n in missing])
     return out
@@ -167,6 +166,4 @@ def spec_from(values: dict[str, Any], name: str = "what-if") -> VariantSpec:
     try:
         return VariantSpec.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError([Problem("what-if", format_path(_data_path(data, e["loc"])),
-                                     _message(e, _data_path(data, e["loc"])))
-                             for e in exc.errors()]) from None
+        raise ScenarioError(problems_from(exc, data, "what-if")) from None
