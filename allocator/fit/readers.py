@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AllocatorError
+from ..scenario import did_you_mean
 
 __all__ = ["Export", "ExportError", "read_export", "parse_numbers", "FORMATS", "OUTCOMES"]
 
@@ -386,8 +387,6 @@ def _symbol(cell: str) -> str | None:
 def _missing_columns(path: Path, rows: list[list], platform: str | None,
                      names: dict | None) -> str:
     """No header found: say what was expected and the nearest row we saw."""
-    import difflib
-
     seen = max(rows[:60], key=lambda r: sum(1 for c in r if isinstance(c, str) and c.strip()),
                default=[])
     seen_names = [str(c) for c in seen if c not in (None, "")]
@@ -410,12 +409,7 @@ def _missing_columns(path: Path, rows: list[list], platform: str | None,
         options = [options] if isinstance(options, str) else options
         if any(_norm(o) in {_base_name(c)[0] for c in seen_names} for o in options):
             continue  # this one is there
-        hint = ""
-        for o in options:
-            close = difflib.get_close_matches(o, seen_names, n=1, cutoff=0.6)
-            if close:
-                hint = f" (did you mean '{close[0]}'?)"
-                break
+        hint = next((h for o in options if (h := did_you_mean(o, seen_names))), "")
         missing.append(f"{canon}: expected {' or '.join(repr(o) for o in options[:3])}{hint}")
     what = f" of a {platform} export" if platform and platform != "generic" else ""
     return (f"{path}: cannot find the header row{what}: {'; '.join(missing)}; found columns: "
@@ -424,11 +418,8 @@ def _missing_columns(path: Path, rows: list[list], platform: str | None,
 
 
 def _missing_one(path: Path, heads: list[str], platform: str, canon: str) -> str:
-    import difflib
-
     options = FORMATS[platform][canon]
-    close = difflib.get_close_matches(options[0], heads, n=1, cutoff=0.5)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = next((h for o in options if (h := did_you_mean(o, heads))), "")
     return (f"{path}: {platform} export without a {canon} column: expected "
             f"{' or '.join(repr(o) for o in options)}{hint}; found: "
             f"{', '.join(h for h in heads if h)}")
