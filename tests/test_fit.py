@@ -306,3 +306,15 @@ def test_hill_fit_recovers_an_s_curve():
     f = fit_line(_series(line, seed=5, noise=0.05), bootstrap=0)
     assert f.family == "hill" and isinstance(f.curve, Hill)
     assert f.curve.s == pytest.approx(1.6, rel=0.2)
+
+
+def test_weekly_fit_drops_cut_weeks_and_agrees_with_daily():
+    daily = fit_exports(SAMPLES, bootstrap=0)
+    weekly = fit_exports(SAMPLES, by="week", bootstrap=0)
+    for d, w in zip(daily.fits, weekly.fits, strict=True):
+        dates = w.series.dates
+        assert len(dates) == 25  # 182 days from a Friday: the cut first and last weeks go
+        assert (np.diff(dates) == np.timedelta64(7, "D")).all()
+        # a week's outcome at 7x a day's spend is near 7 days at that spend
+        x = 0.5 * (d.spend_min + d.spend_max)
+        assert float(w.value(7 * x)) == pytest.approx(7 * float(d.value(x)), rel=0.08)

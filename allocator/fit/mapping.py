@@ -238,6 +238,10 @@ def build_lines(exports: list[Export], mapping: Mapping, *, by: str = "day",
         agg = g.groupby("period").agg(spend=("spend", "sum"), outcome=(kpi, "sum"),
                                       revenue=("revenue", "sum") if "revenue" in g else
                                       ("spend", lambda s: 0.0))
+        if by == "week":  # a week the export cuts short would read as a low-spend week
+            first, last = data["date"].min(), data["date"].max()
+            whole = (agg.index >= first) & (agg.index + pd.Timedelta(days=6) <= last)
+            agg = agg[whole]
         lines.append(LineSeries(platform, stage, market, kpi, currencies[0] if currencies
                                 else None, agg.index.to_numpy(), agg["spend"].to_numpy(float),
                                 agg["outcome"].to_numpy(float), agg["revenue"].to_numpy(float),
