@@ -4,9 +4,11 @@
     >>> s.plan.total_spend                        # the base plan
     >>> s.change(budget_scale="+10%").stages      # budget up 10 %
     >>> s.change(drop=["tiktok"])                 # ... and TikTok switched off too
+    >>> s.set(unit_cost={"meta": 1.15})           # only this, on the base
     >>> s.reset()
 
-A change is a variant's verbs (see `VariantSpec`); changes accumulate until `reset`, and
+A change is a variant's verbs (see `VariantSpec`); changes accumulate until `reset` (`set`
+replaces them all at once), and
 `state` is the variant that reproduces the current plan with `allocator compare`. Each
 change rebuilds the scenario through the same path as a variant (validation and compiling
 take well under a millisecond) and solves it warm-started from the previous solution, so a
@@ -90,6 +92,14 @@ class WhatIf:
                 state[key] = {**state.get(key, {}), **value}
             else:
                 state[key] = value
+        return self._apply(state)
+
+    def set(self, **verbs: Any) -> Plan:
+        """Replace all changes by these (relative to the base) and re-solve: what a panel of
+        sliders does, each move stating every slider's value."""
+        return self._apply({k: v for k, v in verbs.items() if v is not None})
+
+    def _apply(self, state: dict[str, Any]) -> Plan:
         spec = spec_from(state)  # a bad verb raises here, before anything changes
         known = self._seen.get(self._key(spec))
         if known is not None:

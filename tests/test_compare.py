@@ -284,3 +284,13 @@ def test_what_if_equals_the_variant_plan_and_keeps_the_previous_plan_on_error():
     s.change(drop=None, budget_scale=None)
     assert s.plan.solution.objective == pytest.approx(base_obj, rel=2 * TOL)
     assert s.reset().solution.objective == pytest.approx(base_obj, rel=2 * TOL)
+
+
+def test_what_if_set_replaces_every_change():
+    s = WhatIf(D2C, tol=TOL)
+    s.change(budget_scale=1.1, drop=["tiktok"])
+    plan = s.set(unit_cost={"meta": 1.15})
+    assert s.state.budget_scale is None and s.state.drop == [] and s.state.unit_cost == {
+        "meta": 1.15}
+    assert plan.total_spend == pytest.approx(250000)
+    assert plan.lines.loc[plan.lines["platform"] == "tiktok", "spend"].sum() > 0
