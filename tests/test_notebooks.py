@@ -33,8 +33,13 @@ def _run(path, env: dict, monkeypatch) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=240, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    # cell by cell: NotebookClient.execute first waits for a kernel_info reply, which now
-    # and then never comes (seen here: client and kernel both idle; jupyter/nbclient#272)
+    # nbclient mimics a browser for Output widgets by sending comm messages back to the
+    # kernel while a cell runs; now and then a cell then never finishes (client and kernel
+    # both idle, seen here; jupyter/nbclient#312). Without the mimicry the widget's output
+    # lands in the cell's outputs, which is all a test needs.
+    client.widget_registry = {}
+    # cell by cell: NotebookClient.execute first waits for a kernel_info reply, which also
+    # went missing here once (jupyter/nbclient#272)
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
@@ -59,8 +64,9 @@ def test_workshop_then_finance_review(tmp_path, monkeypatch):
               monkeypatch)
     text = _text(nb)
     assert "certified gap" in text and "Wrote" in text
-    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
-               for o in _outputs(nb)), "the sliders were not created"
+    # the sliders' panel drew the plan (each redraw clears the last: its final one stays);
+    # the rehearsal cell itself asserts that the plan followed every slider
+    assert text.count("against the base") >= 3, "the sliders did not re-solve the plan"
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 6  # base allocation, frontier, guideline, comparison charts
     assert (choice / "plan.json").exists()
