@@ -15,9 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .plan import Plan, make_plan
-from .problem import compile_problem
-from .solve import solve
+from .plan import Plan, plan_scenario
 from .variants import Variant
 
 __all__ = ["Comparison", "compare_variants", "format_comparison", "formatted"]
@@ -58,14 +56,9 @@ class Comparison:
         row = self.table[self.table["section"] == "total"].iloc[1]  # after total spend
         return row["metric"], row[self.labels].to_numpy(dtype=float)
 
-    def stage_spend(self) -> pd.DataFrame:
-        """Spend per stage (rows) and variant (columns)."""
-        rows = self.table[(self.table["section"] == "stage")
-                          & self.table["metric"].str.endswith(" spend")]
-        return rows.set_index(rows["metric"].str.removesuffix(" spend"))[self.labels]
-
-    def platform_spend(self) -> pd.DataFrame:
-        rows = self.table[(self.table["section"] == "platform")
+    def spend(self, by: str) -> pd.DataFrame:
+        """Spend per stage or platform (`by`; rows) and variant (columns)."""
+        rows = self.table[(self.table["section"] == by)
                           & self.table["metric"].str.endswith(" spend")]
         return rows.set_index(rows["metric"].str.removesuffix(" spend"))[self.labels]
 
@@ -78,9 +71,8 @@ def _metrics(plan: Plan, stages: list[str], platforms: list[str]) -> list[tuple]
     st = plan.stages.set_index("stage")
     pf = plan.platforms.set_index("platform")
     revenue = float(plan.lines["revenue"].sum())
-    objective = abs(s.objective) if plan.problem.minimize_spend else s.objective
     rows = [("total", "spend", cur, total),
-            ("total", plan.objective_label, "", objective),
+            ("total", plan.objective_label, "", plan.shown(s.objective)),
             ("total", "revenue", cur, revenue),
             ("total", "ROAS", "x", revenue / total if total > 0 and revenue > 0 else np.nan)]
     for stage in stages:
@@ -98,13 +90,11 @@ def _metrics(plan: Plan, stages: list[str], platforms: list[str]) -> list[tuple]
         spend = float(pf.loc[platform, "spend"]) if platform in pf.index else 0.0
         rows += [("platform", f"{platform} spend", cur, spend),
                  ("platform", f"{platform} share", "%", spend / total if total > 0 else np.nan)]
-    rows += [("certificate", "bound", "", abs(s.bound) if plan.problem.minimize_spend
-              else s.bound),
+    rows += [("certificate", "bound", "", plan.shown(s.bound)),
              ("certificate", "gap", "gap", s.gap)]
     if plan.baseline_objective is not None:
-        base = abs(plan.baseline_objective) if plan.problem.minimize_spend \
-            else plan.baseline_objective
-        rows.append(("certificate", "today's plan (baseline)", "", base))
+        rows.append(("certificate", "today's plan (baseline)", "",
+                     plan.shown(plan.baseline_objective)))
     return rows
 
 
@@ -134,14 +124,9 @@ def compare_variants(variants: list[Variant], *, progress: Callable[[str], None]
     """Solve every variant (the base first; the others warm-started from the base, which
     speeds them up and never changes their certified answer)."""
     plans: list[Plan] = []
-    warm = None
-    for v in variants:
-        p = compile_problem(v.scenario)
-        same_lines = warm is not None and len(warm.x) == p.n
-        sol = solve(p, warm=warm if same_lines else None, **solve_options)
-        if warm is None:
-            warm = sol
-        plans.append(make_plan(v.scenario, p, sol))
+    for v in variants:  # the solver ignores a warm start with other lines (another file)
+        plans.append(plan_scenario(v.scenario, warm=plans[0].solution if plans else None,
+                                   **solve_options))
         if progress:
             progress(v.label)  # one more variant solved
     return tabulate(variants, plans)

@@ -41,7 +41,7 @@ def _best_title(cmp: Comparison, what: str) -> str:
 
 def variant_allocation(cmp: Comparison) -> Figure:
     """One stacked bar per variant, split by stage, with its objective at the end."""
-    spend = cmp.stage_spend()
+    spend = cmp.spend("stage")
     labels, cur = cmp.labels, cmp.currency
     colours = stage_colours(list(spend.index))
     fig, ax = plt.subplots(figsize=(11, 1.2 + 0.62 * len(labels)), constrained_layout=True)
@@ -74,7 +74,7 @@ def variant_allocation(cmp: Comparison) -> Figure:
 
 def waterfall(cmp: Comparison, by: str = "stage") -> Figure:
     """For each variant: base spend, each stage's (or platform's) change, the variant's."""
-    spend = cmp.stage_spend() if by == "stage" else cmp.platform_spend()
+    spend = cmp.spend(by)
     labels, cur = cmp.labels, cmp.currency
     others = labels[1:]
     n = max(len(others), 1)

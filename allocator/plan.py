@@ -46,6 +46,10 @@ class Plan:
     def total_spend(self) -> float:
         return float(self.lines["spend"].sum())
 
+    def shown(self, objective: float) -> float:
+        """An objective value as planners read it: a minimised spend is solved negated."""
+        return abs(objective) if self.problem.minimize_spend else objective
+
     @property
     def objective_label(self) -> str:
         goal = self.problem.goal
@@ -229,7 +233,7 @@ def format_table(plan: Plan) -> str:
     """The plan as a readable console table."""
     s, cur = plan.solution, plan.currency
     out = [f"{plan.scenario.name}: {s.status}, {plan.objective_label} "
-           f"{abs(s.objective) if plan.problem.minimize_spend else s.objective:,.2f}",
+           f"{plan.shown(s.objective):,.2f}",
            f"certified: at most {s.gap:.3%} below the best plan (bound {s.bound:,.2f}); "
            f"solver {s.method}, {s.seconds:.2f} s",
            f"total spend {cur} {plan.total_spend:,.0f}"]

@@ -90,7 +90,7 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
     goal = plan.problem.goal
     show = (lambda v: f"{v:,.1f}") if goal == "conversions" else \
         (lambda v: f"{cur} {v:,.0f}")
-    objective = abs(s.objective) if plan.problem.minimize_spend else s.objective
+    objective = plan.shown(s.objective)
     has_base = "baseline" in plan.lines
     baseline = None
     if plan.baseline_objective is not None:

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AllocatorError
-from .plan import Plan, make_plan
-from .problem import compile_problem
+from .plan import Plan, plan_scenario
 from .scenario import Scenario, VariantSpec, load_scenario
-from .solve import Solution, solve
+from .solve import Solution
 from .variants import spec_from, variant_scenario
 
 __all__ = ["WhatIf"]
@@ -61,10 +60,8 @@ class WhatIf:
 
     def _solve(self, sc: Scenario) -> Plan:
         start = time.perf_counter()
-        p = compile_problem(sc)
-        sol = solve(p, warm=self._last, **self.options)
-        self._last = sol
-        plan = make_plan(sc, p, sol)
+        plan = plan_scenario(sc, warm=self._last, **self.options)
+        self._last = plan.solution
         self.seconds = time.perf_counter() - start
         return plan
 

@@ -149,12 +149,13 @@ def _raw_rows(path: Path) -> list[list]:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16")  # Google Ads' "CSV (Excel)" download
     else:
-        for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:  # an older Excel's "CSV": Windows-1252, else Latin-1
             try:
-                text = data.decode(enc)
-                break
+                text = data.decode("cp1252")
             except UnicodeDecodeError:
-                continue
+                text = data.decode("latin-1")
     sample = "\n".join(text.splitlines()[:40])
     counts = {d: max((line.count(d) for line in sample.splitlines()), default=0)
               for d in (",", ";", "\t")}

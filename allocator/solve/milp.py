@@ -52,7 +52,7 @@ class _HiGHSWithStart(pulp.HiGHS):
     """PuLP's HiGHS, handing the solver a start: values for some variables (the binaries of
     a known plan); HiGHS completes the rest by an LP and starts from that incumbent."""
 
-    start: dict[pulp.LpVariable, float] = {}
+    start: dict[pulp.LpVariable, float] | None = None  # set per solve
 
     def callSolver(self, lp):
         if self.start:
@@ -77,21 +77,19 @@ def _backend(name: str | None, time_limit: float, gap: float):
     if name not in names:
         raise SolverError(f"MILP backend '{name}' is not available; available: "
                           f"{', '.join(names)}")
-    if name == "HiGHS":
-        solver = _HiGHSWithStart(msg=False, timeLimit=time_limit, gapRel=gap)
-    else:
-        solver = pulp.getSolver(name, msg=False, timeLimit=time_limit, gapRel=gap)
-    if name == "HiGHS":
-        # measured on the 5 x 8 benchmark: presolve off cuts the median solve 2.27 -> 1.92 s
-        # and the worst 5.9 -> 4.7 s (these models are small and already tight)
-        solver.optionsDict["presolve"] = "off"
-        # our own plans (warm start, polish, the chord model) are the incumbents; HiGHS's
-        # primal heuristics only repeat that work. Measured on four 5 x 8 problems (cold
-        # solve + 3 what-ifs each): 22.4 s in all with them, 12.7 s without
-        solver.optionsDict.update({"mip_heuristic_run_feasibility_jump": False,
-                                   "mip_heuristic_run_rins": False,
-                                   "mip_heuristic_run_rens": False,
-                                   "mip_heuristic_run_root_reduced_cost": False})
+    if name != "HiGHS":
+        return pulp.getSolver(name, msg=False, timeLimit=time_limit, gapRel=gap)
+    solver = _HiGHSWithStart(msg=False, timeLimit=time_limit, gapRel=gap)
+    # measured on the 5 x 8 benchmark: presolve off cuts the median solve 2.27 -> 1.92 s
+    # and the worst 5.9 -> 4.7 s (these models are small and already tight)
+    solver.optionsDict["presolve"] = "off"
+    # our own plans (warm start, polish, the chord model) are the incumbents; HiGHS's
+    # primal heuristics only repeat that work. Measured on four 5 x 8 problems (cold
+    # solve + 3 what-ifs each): 22.4 s in all with them, 12.7 s without
+    solver.optionsDict.update({"mip_heuristic_run_feasibility_jump": False,
+                               "mip_heuristic_run_rins": False,
+                               "mip_heuristic_run_rens": False,
+                               "mip_heuristic_run_root_reduced_cost": False})
     return solver
 
 
