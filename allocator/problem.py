@@ -15,7 +15,11 @@ import numpy as np
 from . import curves as cv
 from .scenario import Goal, Mode, Scenario, Selector
 
-__all__ = ["Row", "ActiveLimit", "Problem", "compile_problem"]
+__all__ = ["Row", "ActiveLimit", "Problem", "compile_problem", "REACH_LIMIT"]
+
+# the largest spend one line may take where the scenario sets no ceiling: beyond it floats
+# lose the cents and the MILP solver its footing
+REACH_LIMIT = 1e12
 
 Array = np.ndarray
 
@@ -91,6 +95,17 @@ class Problem:
     currency: str = "EUR"
     goal: str = "value"
     target: Row | None = None  # target efficiency: the target's row (added per solve)
+    mroas: Array | None = None  # marginal ROAS floor per line while active (0 where none)
+    # soft guidelines with neither budget nor baseline: their penalties are per point, and a
+    # point is 1 % of what the goal costs without them (the solver prices it: priced_points)
+    point_from_plan: bool = False
+
+    def priced_points(self, total: float) -> Problem:
+        """Soft guideline rows priced with a point of share = 1 % of `total`."""
+        point = 0.01 * max(total, 1e-9)
+        rows = [replace(r, penalty=r.penalty / point) if r.kind == "guideline" and r.penalty
+                else r for r in self.rows]
+        return replace(self, rows=rows, point_from_plan=False)
 
     @property
     def n(self) -> int:
@@ -173,23 +188,39 @@ def _mask(sc: Scenario, sel: Selector) -> Array:
     return m
 
 
-def _mroas_cap(curve: cv.Curve, revenue: float, m: float, hi: float) -> float:
-    """Largest spend whose marginal revenue revenue * f'(x) is still >= m (past the peak)."""
-    if revenue <= 0:
-        return 0.0
-    start = getattr(curve, "inflection", 0.0)
-    if revenue * float(curve.derivative(hi)) >= m:
-        return hi
-    if revenue * float(curve.derivative(start)) < m:
-        return 0.0
-    a, b = start, hi
-    for _ in range(200):
-        mid = 0.5 * (a + b)
-        if revenue * float(curve.derivative(mid)) >= m:
-            a = mid
-        else:
-            b = mid
-    return a
+def _mroas_range(curve: cv.Curve, revenue: float, m: float, hi: float) -> tuple[float, float]:
+    """The spends [a, b] where the marginal revenue revenue * f'(x) is >= m; (0, 0) where
+    there are none. f' rises to its peak and falls after it (concave curves peak at 0,
+    S-curves at their inflection), so the set is one interval around the peak."""
+    def ok(x: float) -> bool:
+        return revenue * float(curve.derivative(x)) >= m
+
+    if revenue <= 0 or hi <= 0:
+        return 0.0, 0.0
+    if isinstance(curve, cv.Points):  # slopes per segment: the longest run that earns m
+        pts = np.r_[np.array(curve.spend), np.inf]
+        good = revenue * np.r_[np.array(curve._slopes), 0.0] >= m
+        best, run = (0.0, 0.0), None
+        for k, g in enumerate(good):
+            run = (run if run is not None else k) if g else None
+            if run is not None:  # f' is the right derivative: stop a hair before a kink
+                a, b = pts[run], min(pts[run] + (pts[k + 1] - pts[run]) * (1 - 1e-9), hi)
+                if a < hi and b - a > best[1] - best[0]:
+                    best = (a, b)
+        return best
+    peak = min(float(getattr(curve, "inflection", 0.0)), hi)
+    if not ok(peak):
+        return 0.0, 0.0
+
+    def edge(inside: float, outside: float) -> float:
+        for _ in range(200):  # bisection; `inside` always satisfies the floor
+            mid = 0.5 * (inside + outside)
+            inside, outside = (mid, outside) if ok(mid) else (inside, mid)
+        return inside
+
+    a = 0.0 if peak <= 0 or ok(0.0) else edge(peak, 0.0)
+    b = hi if ok(hi) else edge(peak, hi)
+    return a, b
 
 
 def compile_problem(sc: Scenario) -> Problem:
@@ -206,6 +237,7 @@ def compile_problem(sc: Scenario) -> Problem:
     line_max = np.array([line.upper for line in sc.lines])
     hi_reason = ["max" if line.upper <= budget_hi else "budget" for line in sc.lines]
     zeros = np.zeros(n)
+    mroas = np.zeros(n)  # marginal ROAS floor per active line (0 where none)
 
     goal = sc.objective.goal
     if goal == Goal.CONVERSIONS:
@@ -252,12 +284,16 @@ def compile_problem(sc: Scenario) -> Problem:
             rows.append(Row(c.label("roas"), "roas", -c.roas_min * m, revenue * m, ">=", 0.0,
                             f"{what} ROAS >= {c.roas_min:g}", group=m))
         if c.marginal_roas_min is not None:
+            # an active line must earn the floor at the margin: spend 0 or within [a, b]
             for i in np.flatnonzero(m):
-                top = line_max[i] if math.isfinite(line_max[i]) else 1e12
-                cap = _mroas_cap(crv[i], revenue[i], c.marginal_roas_min, top)
-                if cap < min(line_max[i], budget_hi):
-                    line_max[i] = cap
+                top = min(line_max[i], budget_hi, REACH_LIMIT)
+                a, b = _mroas_range(crv[i], revenue[i], c.marginal_roas_min, top)
+                mroas[i] = max(mroas[i], c.marginal_roas_min)
+                if b < min(line_max[i], budget_hi):
+                    line_max[i] = b
                     hi_reason[i] = c.label("marginal_roas")
+                if a > thr[i]:
+                    thr[i] = a
         if c.max_active is not None:
             idx = np.flatnonzero(m)
             limits.append(ActiveLimit(c.label("active"), idx, c.max_active,
@@ -270,9 +306,9 @@ def compile_problem(sc: Scenario) -> Problem:
 
     if sc.guidelines is not None:
         soft = sc.guidelines.enforce == "soft"
-        ref = budget_hi if math.isfinite(budget_hi) else max(budget_lo, 1.0)
-        # a point of share is 1 % of the budget: penalty per currency = per point / (1 % of ref)
-        per_unit = (sc.guidelines.penalty_per_point or 0.0) / (0.01 * ref) if soft else None
+        # a point of share is 1 % of the budget: penalty per currency = per point / point
+        point = sc.point_of_share() or 1.0  # 1.0: priced per point later (point_from_plan)
+        per_unit = (sc.guidelines.penalty_per_point or 0.0) / point if soft else None
         for stage, (smin, smax) in sc.guideline_bands().items():
             m = _mask(sc, Selector(stage=stage))
             if smin > 0:
@@ -295,7 +331,9 @@ def compile_problem(sc: Scenario) -> Problem:
             target = Row(f"target roas[{what}]", "roas", -sc.target.roas_min * m, revenue * m,
                          ">=", 0.0, f"{what} ROAS >= {sc.target.roas_min:g} (target)", group=m)
 
-    # lines need a finite spend ceiling for piecewise-linear curves
+    # lines need a finite spend ceiling for piecewise-linear curves. A line with none in the
+    # scenario gets a first guess here ("reach"); the solver widens it until it provably
+    # holds every plan that could beat the one found (solve._open_ceilings)
     hi = np.minimum(line_max, budget_hi)
     for i in range(n):
         if not math.isfinite(hi[i]):
@@ -303,7 +341,8 @@ def compile_problem(sc: Scenario) -> Problem:
             need = max((float(crv[i].inverse(r.rhs)) for r in floor_rows), default=math.inf)
             if not math.isfinite(need):
                 need = float(crv[i].inverse(0.999 * crv[i].saturation))
-            hi[i] = need if math.isfinite(need) else 1e9
+            need = need if math.isfinite(need) else REACH_LIMIT
+            hi[i] = min(max(need, 2.0 * thr[i], 2.0 * lo[i], 1.0), REACH_LIMIT)
             hi_reason[i] = "reach"
 
     baseline = (np.array([line.baseline or 0.0 for line in sc.lines]) if sc.has_baseline
@@ -315,7 +354,9 @@ def compile_problem(sc: Scenario) -> Problem:
         line_max=line_max, hi_reason=hi_reason, threshold=thr, weight=weight,
         spend_cost=1.0 if goal == Goal.PROFIT else 0.0,
         minimize_spend=goal == Goal.MIN_SPEND, rows=rows, active_limits=limits,
-        value_per_outcome=value, revenue_per_outcome=revenue, baseline=baseline,
+        value_per_outcome=value, revenue_per_outcome=revenue, baseline=baseline, mroas=mroas,
+        point_from_plan=sc.guidelines is not None and sc.guidelines.enforce == "soft"
+        and sc.point_of_share() is None,
         budget_lo=budget_lo, budget_hi=budget_hi, currency=cur, goal=goal.value, target=target,
     )
 
@@ -343,6 +384,12 @@ def violations(p: Problem, x: Array, rel: float = 1e-6) -> list[str]:
         if p.threshold[i] > 0 and tol[i] < x[i] < p.threshold[i] - tol[i]:
             out.append(f"line {name}: spend {x[i]:,.2f} is neither 0 nor at least "
                        f"{p.threshold[i]:,.2f} (min_if_active)")
+    if p.mroas is not None and np.any(p.mroas > 0):
+        earns = p.revenue_per_outcome * p.marginals(x)
+        for i in np.flatnonzero((p.mroas > 0) & (x > tol)):
+            if earns[i] < p.mroas[i] * (1 - 1e-6):
+                out.append(f"line {p.names[i]}: marginal ROAS {earns[i]:.4g} at spend "
+                           f"{x[i]:,.2f} is below the floor {p.mroas[i]:g}")
     for lim in p.active_limits:
         count = int(np.sum(x[lim.index] > tol[lim.index]))
         if count > lim.k:

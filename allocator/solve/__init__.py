@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import InfeasibleError, SolverError
-from ..problem import Problem, violations
+from ..problem import REACH_LIMIT, Problem, violations
 from .diagnose import conflict, explain
 from .milp import available_backends, solve_milp
 from .polish import polish
@@ -111,6 +111,17 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         if outer.status == "cutoff":  # nothing above our plan: it is optimal
             bound = min(bound, best)
             break
+        if outer.status == "infeasible" and best_x is None:
+            # the relaxation holds every plan; a plan of the chord model proves it wrong
+            inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left)
+            if inner.x is not None:
+                consider(inner.x)
+                consider(polish(p, inner.x, inner.active))
+        if outer.status == "infeasible" and best_x is not None:
+            notes.append("the relaxation that proves the bound failed numerically on this "
+                         "scenario: the plan is the best found, without a proven bound")
+            bound = math.inf
+            break
         if outer.status == "infeasible":
             if not diagnose:
                 raise InfeasibleError("no plan satisfies the scenario")
@@ -149,7 +160,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         sol.shadow_prices = shadow_prices(p, best_x)
     if sol.gap > tol:
         sol.status = "feasible"
-        notes.append(f"certified gap {sol.gap:.3%} is above the tolerance {tol:.3%}")
+        if math.isfinite(sol.gap):
+            notes.append(f"certified gap {sol.gap:.3%} is above the tolerance {tol:.3%}")
     sol.seconds = time.perf_counter() - start
     return sol
 
@@ -191,44 +203,104 @@ def _fixed(p: Problem, method: str, **kw) -> Solution:
 
 
 def _target_efficiency(p: Problem, method: str, **kw) -> Solution:
-    """The largest total spend (up to the budget) whose plan still meets the target."""
+    """The best objective whose plan meets the target, spending at most the budget's max.
+
+    One solve of the problem with the target as one more row and the budget as a ceiling
+    (its floor kept when it has one below the max): certified like any other plan.
+    """
     assert p.target is not None
-    with_target = p.with_rows([p.target])
-    top = p.budget_hi
+    floor = p.budget_lo if p.budget_lo < p.budget_hi else 0.0
+    q = p.with_rows([p.target]).with_budget(floor, p.budget_hi)
+    try:
+        sol = _fixed(q, method, **kw)
+    except InfeasibleError as exc:
+        raise InfeasibleError(f"no spend up to {p.currency} {p.budget_hi:,.0f} meets the "
+                              f"target ({p.target.text}): {exc}") from None
+    sol.problem = sol.problem or q
+    spent = float(np.sum(sol.x))
+    sol.notes.append(f"target efficiency: the best {p.goal} whose {p.target.text} holds, "
+                     f"spending at most {p.currency} {p.budget_hi:,.0f}; the plan spends "
+                     f"{p.currency} {spent:,.0f}")
+    return sol
 
-    def attempt(budget: float) -> Solution | None:
-        at_budget = with_target.with_budget(budget, budget)
-        try:
-            sol = _fixed(at_budget, method, **kw)
-        except InfeasibleError:
-            return None
-        sol.problem = at_budget
-        return sol
 
-    best = attempt(top)
-    if best is not None:
-        best.notes.append(f"the target holds at the full budget of {top:,.0f}")
-        return best
-    lo_b, hi_b = None, top
-    for frac in np.linspace(0.9, 0.0, 10)[:-1]:
-        sol = attempt(top * frac)
-        if sol is not None:
-            lo_b, best = top * frac, sol
-            break
-        hi_b = top * frac
-    if best is None:
-        raise InfeasibleError(f"no spend up to {top:,.0f} meets the target "
-                              f"({p.target.text}); loosen the target or the constraints")
-    while hi_b - lo_b > kw.get("tol", DEFAULT_TOL) * top:
-        mid = 0.5 * (lo_b + hi_b)
-        sol = attempt(mid)
-        if sol is None:
-            hi_b = mid
+def _best_share(p: Problem) -> np.ndarray:
+    """Per line, an upper bound on what it can add to the objective, w f(x) - c x, over
+    its allowed spends (inf where that is unbounded)."""
+    open_, w, c = _open(p), p.weight, p.spend_cost
+    sat = np.array([p.curve(i).saturation for i in range(p.n)], dtype=float)
+    out = np.where(open_, w * sat, w * p.outcomes(p.hi))
+    grows = open_ & ~np.isfinite(sat) & (w > 0)
+    if c > 0 and grows.any():  # concave without saturation (power, log): w f' = c at best
+        with np.errstate(divide="ignore"):
+            x = p.bank.marginal_inverse(np.where(w > 0, c / np.where(w > 0, w, 1.0), np.inf))
+        best = w * p.outcomes(np.where(np.isfinite(x), x, 0.0)) - c * x
+        concave = np.array(p.bank.concave, dtype=bool)
+        out = np.where(grows, np.where(concave & np.isfinite(x), best, np.inf), out)
+    return np.where(w > 0, out, 0.0)
+
+
+def _open(p: Problem) -> np.ndarray:
+    return np.array([r == "reach" for r in p.hi_reason], dtype=bool)
+
+
+def _open_ceiling(p: Problem, value: float) -> np.ndarray | None:
+    """Per line without a ceiling in the scenario, a spend it cannot exceed in any plan
+    worth more than `value` (None where no such bound follows from the objective)."""
+    open_ = _open(p)
+    if p.minimize_spend:  # objective = -(spend + penalties): a better plan spends less
+        return np.where(open_, max(-value, 0.0), p.hi)
+    if p.spend_cost <= 0:
+        return None
+    best = _best_share(p)
+    if not np.all(np.isfinite(best)):
+        return None
+    out = p.hi.copy()
+    for i in np.flatnonzero(open_):
+        # w_i f_i(x) - c x >= value - (what the other lines can add at most)
+        need = value - (float(best.sum()) - best[i])
+        curve, w = p.curve(i), p.weight[i]
+        if np.isfinite(curve.saturation):
+            out[i] = max((w * curve.saturation - need) / p.spend_cost, 0.0)
         else:
-            lo_b, best = mid, sol
-    best.notes.append(f"largest spend meeting the target ({p.target.text}): "
-                      f"{lo_b:,.0f} of at most {top:,.0f}")
-    return best
+            grid = np.geomspace(1.0, REACH_LIMIT, 2000)
+            ok = w * curve.value(grid) - p.spend_cost * grid >= need
+            out[i] = float(grid[np.flatnonzero(ok)[-1] + 1]) if ok.any() and not ok[-1] \
+                else (REACH_LIMIT if ok.any() else 1.0)
+    return out
+
+
+def _with_open_lines(p: Problem, run: Callable[..., Solution], **kw) -> Solution:
+    """Solve with the first-guess ceilings of lines the scenario leaves open, then widen
+    them until they provably hold every plan that could beat the one found."""
+    open_ = _open(p)
+    if not open_.any():
+        return run(p, **kw)
+    q, sol = p, None
+    for _ in range(12):
+        at_limit = bool(np.all(q.hi[open_] >= REACH_LIMIT))
+        try:
+            sol = run(q, **{**kw, "diagnose": kw["diagnose"] and at_limit,
+                            "warm": sol or kw["warm"]})
+        except InfeasibleError:
+            if at_limit:
+                raise
+            q = replace(q, hi=np.where(open_, np.minimum(q.hi * 16.0, REACH_LIMIT), q.hi))
+            continue
+        need = _open_ceiling(p, sol.objective)
+        if need is None:
+            sol.notes.append(
+                "lines without a max in the scenario were allowed up to "
+                f"{p.currency} {float(np.max(q.hi[open_])):,.0f}; the bound covers plans "
+                "within that")
+            break
+        need = np.minimum(need, REACH_LIMIT)
+        if np.all(q.hi[open_] >= need[open_] * (1 - 1e-9)):
+            break
+        q = replace(q, hi=np.where(open_, np.maximum(q.hi, need), q.hi))
+    assert sol is not None
+    sol.problem = sol.problem or q
+    return sol
 
 
 def solve(p: Problem, *, method: str = "auto", tol: float = DEFAULT_TOL,
@@ -245,7 +317,42 @@ def solve(p: Problem, *, method: str = "auto", tol: float = DEFAULT_TOL,
     start = time.perf_counter()
     kw = {"tol": tol, "backend": backend, "time_limit": time_limit, "warm": warm,
           "diagnose": diagnose, "prices": prices}
-    sol = _target_efficiency(p, method, **kw) if p.target is not None else _fixed(p, method, **kw)
-    sol.problem = sol.problem or p
+    def run(q: Problem, **kw) -> Solution:
+        sol = _target_efficiency(q, method, **kw) if q.target is not None else \
+            _fixed(q, method, **kw)
+        sol.problem = sol.problem or q
+        return sol
+
+    note = None
+    if p.point_from_plan:  # price a point of guideline share first: 1 % of the bare cost
+        bare = p.without_rows({r.name for r in p.rows if r.kind == "guideline"})
+        first = _with_open_lines(replace(bare, point_from_plan=False), run,
+                                 **{**kw, "prices": False})
+        total = float(np.sum(first.x))
+        p = p.priced_points(total)
+        kw["warm"] = kw["warm"] or first
+        note = (f"no budget: a point of guideline share is priced as 1 % of "
+                f"{p.currency} {total:,.0f}, what the goal costs without the guidelines")
+    sol = _with_open_lines(p, run, **kw)
+    if note:
+        sol.notes.append(note)
+    _final_check(sol)
     sol.seconds = time.perf_counter() - start
     return sol
+
+
+def _final_check(sol: Solution) -> None:
+    """Every constraint on the exact curves, once more, before a plan leaves the solver:
+    a broken one is our error, never a plan."""
+    p = sol.problem
+    assert isinstance(p, Problem)
+    broken = violations(p, sol.x)
+    if broken or not np.all(np.isfinite(sol.x)):
+        raise SolverError("internal error: the solver's plan breaks "
+                          + ("; ".join(broken[:3]) or "finiteness")
+                          + ". This is a bug in allocator; please report it with the scenario")
+    if not math.isfinite(sol.bound) or sol.bound < sol.objective - 1e-9 * max(
+            abs(sol.objective), 1.0):
+        sol.bound = max(sol.bound, sol.objective) if math.isfinite(sol.bound) else math.inf
+    if sol.status == "optimal" and not math.isfinite(sol.bound):
+        sol.status = "feasible"

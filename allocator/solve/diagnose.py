@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..problem import Problem
+from ..problem import REACH_LIMIT, Problem
 from .milp import solve_milp
 from .pwl import Segments, initial_breakpoints, segments
 
@@ -36,9 +36,12 @@ def _units(p: Problem) -> list[tuple[str, str]]:
 
 
 def _wide_segments(p: Problem) -> list[Segments]:
-    """Curves over the whole budget, so that dropping a line's max really frees it."""
-    top = p.budget_hi if math.isfinite(p.budget_hi) else float(np.max(p.hi)) * 10
-    return [segments(p.curve(i), initial_breakpoints(p.curve(i), max(p.hi[i], top), k=16))
+    """Curves far beyond the budget, so that dropping a line's max, or the budget, really
+    frees the line (the model keeps each ceiling as a row until its unit is dropped)."""
+    top = 10.0 * max(p.budget_hi if math.isfinite(p.budget_hi) else 0.0, float(np.max(p.hi)))
+    top = min(top, REACH_LIMIT)
+    return [segments(p.curve(i), initial_breakpoints(p.curve(i), max(p.hi[i], top), k=16,
+                                                     extra=(float(p.lo[i]), p.threshold[i])))
             for i in range(p.n)]
 
 

@@ -131,6 +131,17 @@ def _single_hump(slopes: np.ndarray) -> int | None:
     return None
 
 
+def _run(prob: pulp.LpProblem, solver) -> str:
+    try:
+        prob.solve(solver)
+    except pulp.PulpSolverError as exc:
+        raise SolverError(f"the MILP solver failed: {exc}") from None
+    except (IndexError, ValueError, OverflowError):
+        # PuLP's HiGHS reader fails on a model HiGHS could not load (numbers out of range)
+        return "Not Solved"
+    return pulp.LpStatus[prob.status]
+
+
 @dataclass
 class MilpResult:
     status: str  # optimal | infeasible | unbounded | failed
@@ -182,7 +193,9 @@ def solve_milp(
         lengths, slopes = seg.lengths, seg.slopes
         ds = [prob.add_variable(f"d{i}_{k}", 0, float(L)) for k, L in enumerate(lengths)]
         x_i = pulp.lpSum(ds)
-        y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True))
+        # f(0) may be above 0 (a points curve through (0, 105)): a line at 0 still counts it
+        y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True)) + \
+            float(seg.values[0])
         if (negative[i] or not seg.concave) and len(ds) > 1:
             peak = _single_hump(slopes) if not negative[i] else None
             chain = range(len(ds) - 1) if peak is None else range(peak)
@@ -216,7 +229,8 @@ def solve_milp(
                 add(x_i >= thr * a, f"line:{p.names[i]}.min_if_active")
         if p.lo[i] > 0 and f"line:{p.names[i]}.min" not in drop:
             add(x_i >= float(p.lo[i]), f"line:{p.names[i]}.min")
-        if p.hi[i] < seg.points[-1] and f"line:{p.names[i]}.max" not in drop:
+        unit = "budget" if p.hi_reason[i] == "budget" else f"line:{p.names[i]}.max"
+        if p.hi[i] < seg.points[-1] and unit not in drop:
             add(x_i <= float(p.hi[i]), f"line:{p.names[i]}.max")
         if band:
             y_i = y_i + _error_band(prob, seg, ds, add, f"{i}")
@@ -225,8 +239,8 @@ def solve_milp(
 
     penalties = []
     for r in p.rows:
-        if r.name in drop:
-            continue
+        if r.name in drop or (r.penalty is not None and feasibility):
+            continue  # a soft row can always be broken at its price: it conflicts with nothing
         expr = pulp.lpSum(float(r.a[i]) * x_expr[i] for i in np.flatnonzero(r.a)) + \
             pulp.lpSum(float(r.b[i]) * y_expr[i] for i in np.flatnonzero(r.b))
         if r.penalty is not None and not feasibility:
@@ -252,15 +266,20 @@ def solve_milp(
     solver = _backend(backend, time_limit, gap)
     use_cutoff = cutoff is not None and math.isfinite(cutoff) and binaries and \
         solver.name == "HiGHS" and not feasibility
+    # PuLP hands HiGHS the objective without its constant (the f(0) of the lines): HiGHS's
+    # own numbers (cutoff, dual bound) are on that shifted scale
+    const = float(prob.objective.constant) if prob.objective is not None else 0.0
     if use_cutoff:  # HiGHS minimises the negated objective: the cutoff is an upper limit
-        solver.optionsDict["objective_bound"] = -float(cutoff)
+        solver.optionsDict["objective_bound"] = -(float(cutoff) - const)
     if isinstance(solver, _HiGHSWithStart) and seed and not feasibility:
         solver.start = seed
-    try:
-        prob.solve(solver)
-    except pulp.PulpSolverError as exc:
-        raise SolverError(f"the MILP solver failed: {exc}") from None
-    status = pulp.LpStatus[prob.status]
+    status = _run(prob, solver)
+    if status == "Infeasible" and solver.name == "HiGHS":
+        # HiGHS rejects plans a hair (1e-6) outside a row on badly scaled models and may call
+        # a feasible model infeasible: one more try, scaled and with looser tolerances
+        solver.optionsDict.update({"presolve": "on", "primal_feasibility_tolerance": 1e-6,
+                                   "mip_feasibility_tolerance": 1e-5})
+        status = _run(prob, solver)
     if use_cutoff:
         import highspy
 
@@ -282,9 +301,10 @@ def solve_milp(
     if binaries and model is not None and hasattr(model, "getInfo"):
         info = model.getInfo()
         # PuLP hands HiGHS the negated objective of a maximisation: turn its bound back
-        sign = -1.0 if abs(info.objective_function_value + value) < \
-            abs(info.objective_function_value - value) else 1.0
-        dual_bound = sign * info.mip_dual_bound
+        shifted = value - const
+        sign = -1.0 if abs(info.objective_function_value + shifted) < \
+            abs(info.objective_function_value - shifted) else 1.0
+        dual_bound = sign * info.mip_dual_bound + const
         if math.isfinite(dual_bound):
             bound = max(value, dual_bound)
     elif binaries:  # CBC: trust the requested relative gap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,4 +33,7 @@ class Solution:
 
     @property
     def gap(self) -> float:
+        """inf when no bound could be proven."""
+        if not math.isfinite(self.bound):
+            return math.inf
         return max(0.0, self.bound - self.objective) / max(abs(self.bound), 1.0)

@@ -63,6 +63,16 @@ def waterfill(p: Problem, *, tol: float = 1e-9) -> Solution:
                         shadow_prices={"budget": 0.0})
 
     target = p.budget_hi if free_total > p.budget_hi else p.budget_lo
+    if free_total < target and mu_free <= 0:
+        # every line that earns is at its ceiling already; the rest of a budget that must be
+        # spent goes to lines that earn nothing, pro rata to their room
+        x = _spend_at(p, 0.0)
+        room = np.where(p.weight <= 0, p.hi - x, 0.0)
+        x = x + room * min(1.0, (target - x.sum()) / max(room.sum(), 1e-300))
+        obj = p.objective(x)
+        return Solution(x, obj, obj, "waterfill", time.perf_counter() - start,
+                        shadow_prices={"budget" if p.budget_lo == p.budget_hi
+                                       else "budget.min": 0.0})
     # bracket mu: spend(mu_a) >= target >= spend(mu_b)
     if free_total > target:
         mu_a = max(mu_free, 1e-300)
