@@ -675,6 +675,17 @@ class Scenario(_Model):
     def has_baseline(self) -> bool:
         return any(line.baseline is not None for line in self.lines)
 
+    def point_of_share(self) -> float | None:
+        """The spend one percentage point of share stands for, when pricing a soft guideline:
+        1 % of the budget's max, else of its min, else of today's total spend (None without
+        any: then the solver takes 1 % of what the goal costs without the guidelines)."""
+        b = self.budget
+        for ref in (b and b.max, b and b.min,
+                    sum(line.baseline or 0.0 for line in self.lines)):
+            if ref:
+                return 0.01 * ref
+        return None
+
 
 # --- cross-field checks: everything pydantic cannot see field by field ----------------------
 
