@@ -154,6 +154,11 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             "no plan found that meets every constraint on the exact curves, although the "
             "piecewise-linear relaxation has one: the scenario is at the edge of feasibility; "
             "loosen the tightest constraint a little")
+    if math.isfinite(bound) and not all(segs[i].covers(p.curve(i), float(best_x[i]))
+                                        for i in range(p.n)):
+        notes.append("the error band of a piecewise-linear curve failed its spot check at "
+                     "the plan: the bound is not proven")
+        bound = math.inf
     sol = Solution(best_x, best, max(bound, best), "milp", time.perf_counter() - start,
                    rounds=rounds, notes=notes, segments=segs)
     if prices:

@@ -31,6 +31,17 @@ class Segments:
     d_left: np.ndarray  # f' just inside each segment's left end
     d_right: np.ndarray  # f' just inside each segment's right end
 
+    def covers(self, curve: Curve, x: float) -> bool:
+        """Whether chord - under <= f <= chord + over holds at spend x (a spot check of the
+        error band, made on every plan before its bound is trusted)."""
+        if self.points[-1] <= 0:
+            return True
+        k = int(np.clip(np.searchsorted(self.points, x) - 1, 0, len(self.lengths) - 1))
+        chord = self.values[k] + self.slopes[k] * (x - self.points[k])
+        f = float(curve.value(x))
+        slack = 1e-9 * (abs(f) + abs(chord)) + 1e-12
+        return chord - self.under[k] - slack <= f <= chord + self.over[k] + slack
+
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.points)
@@ -72,6 +83,10 @@ def _extreme(curve: Curve, a: np.ndarray, b: np.ndarray, sign: float) -> np.ndar
         lo = np.where(left, lo, x1)
     d1, d2 = d(lo), d(hi)
     best = np.maximum(np.maximum(d1, d2), 0.0)
+    # the search trusts d to be unimodal; a grid across the segment checks that trust on
+    # curves whose numbers are extreme (and costs a fraction of the search)
+    for j in range(1, 16):
+        best = np.maximum(best, d(a + (b - a) * (j / 16.0)))
     # a hair of slack for the search's own precision and floating point
     return best * (1 + 1e-9) + 1e-12 * (np.abs(fa) + np.abs(fb))
 
