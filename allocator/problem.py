@@ -164,7 +164,10 @@ class Problem:
 
 
 def _money(v: float, currency: str) -> str:
-    return f"{currency} {v:,.0f}"
+    """Whole units for budgets; cents (or more) for the small amounts of CPA targets."""
+    if v == 0 or abs(v) >= 100:
+        return f"{currency} {v:,.0f}"
+    return f"{currency} {v:,.2f}" if abs(v) >= 0.1 else f"{currency} {v:.3g}"
 
 
 def _budget_rows(n: int, lo: float, hi: float, currency: str) -> list[Row]:
