@@ -274,7 +274,7 @@ def solve_milp(
     if isinstance(solver, _HiGHSWithStart) and seed and not feasibility:
         solver.start = seed
     status = _run(prob, solver)
-    if status == "Infeasible" and solver.name == "HiGHS":
+    if status == "Infeasible" and solver.name == "HiGHS" and not use_cutoff:
         # HiGHS rejects plans a hair (1e-6) outside a row on badly scaled models and may call
         # a feasible model infeasible: one more try, scaled and with looser tolerances
         solver.optionsDict.update({"presolve": "on", "primal_feasibility_tolerance": 1e-6,
