@@ -98,24 +98,22 @@ def schema() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--template", "-t", type=click.Choice(TEMPLATES), default="starter",
               show_default=True, help="Which commented scenario to start from.")
-def init(path: Path, template: str) -> None:
-    """Write a commented starter scenario to PATH (never overwrites a file).
+@click.option("--force", is_flag=True, help="Replace an existing file at PATH.")
+def init(path: Path, template: str, force: bool) -> None:
+    """Write a commented starter scenario to PATH (an existing file only with --force).
 
     \b
     Examples:
       allocator init my_plan.yaml
       allocator init --template b2b_saas_leads leads.yaml
     """
-    if path.exists():
-        raise AllocatorError(f"{path}: already exists; choose another name or delete it first")
+    from .output import atomic_write_text, check_target
+
+    check_target(path, force=force, option="", folder=False)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise AllocatorError(f"{path}: templates are YAML; give a name ending in .yaml")
     text = resources.files("allocator").joinpath(f"templates/{template}.yaml").read_text("utf-8")
-    try:
-        with path.open("x", encoding="utf-8") as fh:  # "x": fail rather than overwrite
-            fh.write(text)
-    except OSError as exc:
-        raise AllocatorError(f"{path}: cannot write: {exc.strerror}") from None
+    atomic_write_text(path, text, force=force, option="")
     click.echo(f"wrote {path} (template {template}); next: allocator validate {path}")
 
 
@@ -144,7 +142,8 @@ def _budget_override(file: Path, budget: float) -> str:
                                       "when the scenario allows it).")
 @click.option("--tol", type=float, default=DEFAULT_TOL, show_default=True,
               help="Certified optimality gap to reach (0.001 = 0.1 %).")
-@click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing --out folder (never one holding the scenario).")
 @click.option("--no-sensitivity", is_flag=True,
               help="With --out: skip the sensitivity analyses (frontier, guideline price, "
                    "tornado, uncertainty) in the report.")
@@ -161,9 +160,10 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
     """
     if not 0 < tol < 1:
         raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
-    if out is not None and out.exists() and not force:  # before spending time on a solve
-        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
-                             "to replace it")
+    if out is not None:  # before spending time on a solve; checked again when writing
+        from .output import check_target
+
+        check_target(out, force=force, inputs=[file])
     overrides = list(sets)
     if budget is not None:
         overrides.insert(0, _budget_override(file, budget))
@@ -228,9 +228,11 @@ def _with_progress(job):
               help="Also write the table (CSV) and the chart (PNG, SVG) into this folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
+@click.option("--force", is_flag=True,
+              help="Replace this kind's files already in the --out folder.")
 def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: int,
           spread: float, seed: int, stage: str, sets: tuple[str, ...], out: Path | None,
-          fmt: str) -> None:
+          fmt: str, force: bool) -> None:
     """Run one sensitivity analysis on a scenario's optimal plan.
 
     \b
@@ -250,6 +252,11 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
     if points < 2 or draws < 10 or not 0 < delta < 1 or not 0 <= spread < 1:
         raise AllocatorError("--points must be >= 2, --draws >= 10, --delta between 0 and 1 "
                              "and --spread from 0 to below 1")
+    names = [f"{kind}.{ext}" for ext in ("csv", "png", "svg")]
+    if out is not None:  # before spending time on the sweep; checked again when writing
+        from .output import check_files
+
+        check_files(out, names, force=force, inputs=[file])
     sc = load_scenario(file, list(sets))
     result = plan_scenario(sc)
     options = SweepOptions(points=points, low=low, high=high, delta=delta, draws=draws,
@@ -269,12 +276,13 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     if out is not None:
         from . import charts
+        from .output import atomic_files
 
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / f"{kind}.csv", index=False)
         maker = {"frontier": charts.frontier, "guideline": charts.guideline,
                  "tornado": charts.tornado, "uncertainty": charts.uncertainty}[kind]
-        charts.save(maker(found), out / kind)
+        with atomic_files(out, names, force=force, inputs=[file]) as tmp:
+            table.to_csv(tmp / f"{kind}.csv", index=False)
+            charts.save(maker(found), tmp / kind)
         click.echo(f"wrote {out}/{kind}.csv, .png, .svg", err=fmt != "table")
 
 
@@ -290,7 +298,8 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
               show_default=True)
 @click.option("--tol", type=float, default=DEFAULT_TOL, show_default=True,
               help="Certified optimality gap every variant must reach.")
-@click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing --out folder (never one holding a FILE).")
 def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, fmt: str,
             solver: str, tol: float, force: bool) -> None:
     """Solve a scenario's variants (and further files) and show them side by side.
@@ -309,9 +318,10 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
 
     if not 0 < tol < 1:
         raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
-    if out is not None and out.exists() and not force:
-        raise AllocatorError(f"{out}: already exists; choose another --out or add --force "
-                             "to replace it")
+    if out is not None:  # before spending time on the solves; checked again when writing
+        from .output import check_target
+
+        check_target(out, force=force, inputs=files)
     variants = load_variants(list(files), list(names) or None)
     if sys.stderr.isatty():
         with click.progressbar(length=len(variants), label="solving", file=sys.stderr,
@@ -369,12 +379,15 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
     """
     from .fit.pipeline import fit_exports, quality_table
     from .fit.scenario_writer import parse_period, scenario_text
-    from .output import atomic_folder, atomic_write_text
+    from .output import atomic_folder, atomic_write_text, check_target, holds
 
-    if out.exists() and not force:
-        raise AllocatorError(f"{out}: already exists; choose another --out or add --force")
-    if charts is not None and charts.exists() and not force:
-        raise AllocatorError(f"{charts}: already exists; choose another --charts or add --force")
+    inputs = [*exports, *([mapping] if mapping is not None else [])]
+    check_target(out, force=force, inputs=inputs, folder=False)  # again when writing
+    if charts is not None:
+        if holds(charts, out):
+            raise AllocatorError(f"--charts {charts}: is or holds the --out file {out}; "
+                                 "choose another --charts")
+        check_target(charts, force=force, inputs=inputs, option="--charts")
     if max_multiple < 1 or bootstrap < 0:
         raise AllocatorError("--max-multiple must be at least 1 and --bootstrap 0 or more")
     if period is not None:
@@ -400,13 +413,16 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
             click.echo(f"warning: {f.series.name}: {w}")
     for s in run.skipped:
         click.echo(f"skipped: {s}")
-    atomic_write_text(out, text, force=force)
-    click.echo(f"wrote {out} ({len(run.fits)} lines); next: allocator plan {out}")
-    if charts is not None:
+    if charts is None:
+        atomic_write_text(out, text, force=force, inputs=inputs)
+    else:
         from . import charts as chart_module
         from .fit.fit_charts import fit_chart
 
-        with atomic_folder(charts, force=force) as tmp_dir:
+        with atomic_folder(charts, force=force, inputs=inputs, option="--charts") as tmp_dir:
             for f in run.fits:
                 chart_module.save(fit_chart(f), tmp_dir / f.series.name)
+            atomic_write_text(out, text, force=force, inputs=inputs)  # no scenario alone
+    click.echo(f"wrote {out} ({len(run.fits)} lines); next: allocator plan {out}")
+    if charts is not None:
         click.echo(f"wrote {charts}/ ({len(run.fits)} charts, PNG and SVG)")

@@ -99,7 +99,7 @@ def write_comparison_folder(cmp: Comparison, out: str | Path, *, sources: list[s
                             force: bool = False) -> Path:
     """comparison.csv, comparison.json, comparison.xlsx, charts/ and report.html, written
     all at once (see `atomic_folder`)."""
-    with atomic_folder(out, force=force) as tmp:
+    with atomic_folder(out, force=force, inputs=sources) as tmp:
         cmp.wide().to_csv(tmp / "comparison.csv", index=False)
         (tmp / "comparison.json").write_text(
             json.dumps(comparison_json(cmp), indent=2, allow_nan=False, default=str),

@@ -254,7 +254,7 @@ def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = No
     """Write the plan folder atomically: plan.csv, plan.json, plan.xlsx, the resolved
     scenario and (with `report`) charts/ and report.html all go to a temporary folder beside
     the target, which replaces the target only when complete."""
-    with atomic_folder(out, force=force) as tmp:
+    with atomic_folder(out, force=force, inputs=[source] if source else []) as tmp:
         plan.lines.to_csv(tmp / "plan.csv", index=False)
         data = plan.to_dict()
         if source is not None:
