@@ -133,6 +133,15 @@ def variant_scenario(base: Scenario, spec: VariantSpec) -> Scenario:
                                      "changes)", None) for p in exc.problems]) from None
 
 
+def _unique(label: str, taken: list[str]) -> str:
+    """A file's column label that no other column has ('base.2' beside the base)."""
+    k, out = 1, label
+    while out in taken:
+        k += 1
+        out = f"{label}.{k}"
+    return out
+
+
 def load_variants(files: list[str | Path], names: list[str] | None = None) -> list[Variant]:
     """The base of the first file, then its variants, then each further file (its base and
     variants): everything `allocator compare` puts side by side. `names` keeps only the
@@ -142,9 +151,9 @@ def load_variants(files: list[str | Path], names: list[str] | None = None) -> li
     for k, file in enumerate(files):
         source = read_source(file)
         base = scenario_from_data(source.data, source.file, source)
-        prefix = "" if k == 0 else f"{Path(file).stem}:"
-        out.append(Variant("base" if k == 0 else Path(file).stem, base,
-                           base.description or base.name))
+        label = "base" if k == 0 else _unique(Path(file).stem, [v.label for v in out])
+        prefix = "" if k == 0 else f"{label}:"
+        out.append(Variant(label, base, base.description or base.name))
         for spec in base.variants:
             known.append(spec.name)
             if names and spec.name not in names:

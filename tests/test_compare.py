@@ -294,3 +294,11 @@ def test_what_if_set_replaces_every_change():
         "meta": 1.15}
     assert plan.total_spend == pytest.approx(250000)
     assert plan.lines.loc[plan.lines["platform"] == "tiktok", "spend"].sum() > 0
+
+
+def test_a_second_file_named_base_gets_its_own_column(tmp_path):
+    """`compare a.toml base.toml`: the second file's label cannot collide with the base."""
+    for name in ("a.toml", "base.toml"):
+        (tmp_path / name).write_text((ROOT / "scenarios" / "minimal.toml").read_text())
+    labels = [v.label for v in load_variants([tmp_path / "a.toml", tmp_path / "base.toml"])]
+    assert labels == ["base", "base.2"]
