@@ -345,7 +345,8 @@ def compile_problem(sc: Scenario) -> Problem:
             if not math.isfinite(need):
                 need = float(crv[i].inverse(0.999 * crv[i].saturation))
             need = need if math.isfinite(need) else REACH_LIMIT
-            hi[i] = min(max(need, 2.0 * thr[i], 2.0 * lo[i], 1.0), REACH_LIMIT)
+            today = sc.lines[i].baseline or 0.0  # today's spend is a plan to start from
+            hi[i] = min(max(need, 2.0 * thr[i], 2.0 * lo[i], today, 1.0), REACH_LIMIT)
             hi_reason[i] = "reach"
 
     baseline = (np.array([line.baseline or 0.0 for line in sc.lines]) if sc.has_baseline

@@ -111,3 +111,25 @@ def test_diagnosis_555_names_the_budget_with_the_floor():
     with pytest.raises(InfeasibleError) as err:
         solve(p)
     assert set(_names(str(err.value))) >= {"budget"}
+
+
+FUZZ = sorted((HERE / "fuzz").glob("*.yaml"))
+
+
+def _oracle_best(path: Path) -> float | None:
+    m = re.search(r"^# oracle best feasible: (\S+)", path.read_text(), flags=re.M)
+    return float(m.group(1)) if m else None
+
+
+@pytest.mark.parametrize("path", FUZZ, ids=[p.stem for p in FUZZ])
+def test_property_harness_finds_stay_fixed(path):
+    """Scenarios the property harness found (shrunk): a plan where one exists, a bound that
+    covers the best plan the harness's grid oracle found, every constraint held."""
+    p = compile_problem(load_scenario(path))
+    sol = solve(p)
+    assert not violations(sol.problem, sol.x)
+    best = _oracle_best(path)
+    if best is not None:
+        assert sol.bound >= best - 1e-6 * max(abs(best), 1.0)
+    if sol.status == "optimal":
+        assert sol.gap <= 1e-3

@@ -86,11 +86,14 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         nonlocal best_x, best
         if x is None:
             return
-        x = _snap(p, x)
-        if _feasible(p, x):
-            val = p.objective(x)
-            if val > best:
-                best_x, best = x, val
+        # snapped (dust zeroed) first; as clipped only, where the dust is the plan (curves
+        # whose whole range lies below a cent)
+        for y in (_snap(p, x), np.clip(x, 0.0, p.hi)):
+            if _feasible(p, y):
+                val = p.objective(y)
+                if val > best:
+                    best_x, best = y, val
+                return
 
     if p.baseline is not None and _feasible(p, p.baseline):
         consider(p.baseline)  # never return a plan worse than what runs today
@@ -126,6 +129,11 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             if not diagnose:
                 raise InfeasibleError("no plan satisfies the scenario")
             raise InfeasibleError(explain(p, conflict(p, backend=backend)))
+        if outer.status != "optimal" and best_x is not None:
+            notes.append(f"the MILP solver returned '{outer.status}' on the relaxation that "
+                         "proves the bound: the plan is the best found, without a proven bound")
+            bound = math.inf
+            break
         if outer.status != "optimal":
             raise SolverError(f"the MILP solver returned '{outer.status}' on the relaxation; "
                               "try --solver milp with another backend or a longer time limit")

@@ -107,15 +107,22 @@ def _error_band(prob: pulp.LpProblem, seg: Segments, ds: list, add, tag: str):
             continue
         t = prob.add_variable(f"t{tag}_{k}", -down, up)
         theta = d * (1.0 / L)
+
+        def useful(slope: float, cap: float, L: float = L) -> bool:
+            # a tangent cut binds only while theta < cap / slope; one that binds on a sliver
+            # of the segment, or whose coefficient HiGHS would refuse (>= 1e15), is left out:
+            # leaving a cut out of a relaxation keeps it a relaxation
+            return bool(np.isfinite(slope)) and slope <= 1e6 * cap and slope / L < 1e12
+
         if up > tiny:
-            if np.isfinite(over_l[k]):
+            if useful(over_l[k], up):
                 add(t <= float(over_l[k]) * (1 + 1e-9) * theta + tiny)
-            if np.isfinite(over_r[k]):
+            if useful(over_r[k], up):
                 add(t <= float(over_r[k]) * (1 + 1e-9) * (1 - theta) + tiny)
         if down > tiny:
-            if np.isfinite(under_l[k]):
+            if useful(under_l[k], down):
                 add(-t <= float(under_l[k]) * (1 + 1e-9) * theta + tiny)
-            if np.isfinite(under_r[k]):
+            if useful(under_r[k], down):
                 add(-t <= float(under_r[k]) * (1 + 1e-9) * (1 - theta) + tiny)
         terms.append(t)
     return pulp.lpSum(terms)

@@ -30,6 +30,10 @@ class Segments:
     under: np.ndarray  # max (chord - f) per segment, >= 0
     d_left: np.ndarray  # f' just inside each segment's left end
     d_right: np.ndarray  # f' just inside each segment's right end
+    # per segment: f' falls (rises) across it, so a tangent at an end lies above (below) f
+    # there; where neither was seen the tangent cuts are not valid and are left out
+    falls: np.ndarray | None = None
+    rises: np.ndarray | None = None
 
     def covers(self, curve: Curve, x: float) -> bool:
         """Whether chord - under <= f <= chord + over holds at spend x (a spot check of the
@@ -64,6 +68,9 @@ class Segments:
         over_r = L * np.maximum(m - self.d_right, 0.0)
         under_l = L * np.maximum(m - self.d_left, 0.0)
         under_r = L * np.maximum(self.d_right - m, 0.0)
+        if self.falls is not None:  # tangents bound f only where f is concave (convex)
+            over_l, over_r = (np.where(self.falls, v, np.inf) for v in (over_l, over_r))
+            under_l, under_r = (np.where(self.rises, v, np.inf) for v in (under_l, under_r))
         return over_l, over_r, under_l, under_r
 
 
@@ -98,7 +105,11 @@ def _must_have(curve: Curve, hi: float, extra: tuple[float, ...]) -> list[float]
     if isinstance(curve, Points):
         pts.extend(curve.spend)
     if np.isinf(curve.derivative(0.0)):  # infinite slope at zero: resolve the start finely
-        pts.extend(hi * 0.5 ** np.arange(4, 30, 2))
+        # ... but not so finely that the first chord's slope dwarfs the rest of the model
+        # (HiGHS refuses coefficients of 1e15 and more)
+        fine = hi * 0.5 ** np.arange(4, 30, 2)
+        mean = float(curve.value(hi)) / hi if hi > 0 else 0.0
+        pts.extend(fine[curve.value(fine) <= 1e6 * mean * fine])
     return pts
 
 
@@ -113,8 +124,10 @@ def initial_breakpoints(curve: Curve, hi: float, k: int = 24,
     pts = np.concatenate([uniform, by_outcome, _must_have(curve, hi, extra)])
     pts = pts[np.isfinite(pts) & (pts >= 0) & (pts <= hi)]
     pts = np.unique(pts)
-    # drop near-duplicates that would make degenerate segments
-    keep = np.r_[True, np.diff(pts) > hi * 1e-9]
+    # drop near-duplicates that would make degenerate segments, but never a point the
+    # curve's shape needs (an inflection at 1e-6 of a curve whose k is tiny)
+    must = np.isin(pts, np.asarray(_must_have(curve, hi, extra), dtype=float))
+    keep = np.r_[True, np.diff(pts) > hi * 1e-9] | (must & np.r_[True, np.diff(pts) > 0])
     return pts[keep]
 
 
@@ -124,9 +137,22 @@ def segments(curve: Curve, points: np.ndarray) -> Segments:
         z = np.zeros(1)
         return Segments(np.array([0.0, 0.0]), np.zeros(2), z, z, z, z)
     a, b = points[:-1], points[1:]
-    eps = 1e-9 * (b - a)  # one-sided: points curves have kinks at their breakpoints
+    # f' at each end from inside the segment: a points curve's derivative is the slope to
+    # the right of x, so its right end is read a hair inside; smooth curves exactly at the
+    # ends (a hair inside can already be past all of a steep curve's rise)
+    d_left = curve.derivative(a)
+    d_right = curve.derivative(b - 1e-9 * (b - a)) if isinstance(curve, Points) \
+        else curve.derivative(b)
+    # the slope across each segment, sampled: monotone or not
+    grid = [d_left] + [curve.derivative(a + (b - a) * (j / 16.0)) for j in range(1, 16)] + \
+        [d_right]
+    steps = np.diff(np.array(grid), axis=0)
+    slack = 1e-9 * np.max(np.abs(np.array(grid)), axis=0)
+    with np.errstate(invalid="ignore"):
+        falls = np.all(~(steps > slack), axis=0)
+        rises = np.all(~(steps < -slack), axis=0)
     return Segments(points, values, _extreme(curve, a, b, 1.0), _extreme(curve, a, b, -1.0),
-                    curve.derivative(a + eps), curve.derivative(b - eps))
+                    d_left, d_right, falls, rises)
 
 
 def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> Segments:
