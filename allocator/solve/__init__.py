@@ -290,11 +290,13 @@ def _with_open_lines(p: Problem, run: Callable[..., Solution], **kw) -> Solution
     if not open_.any():
         return run(p, **kw)
     q, sol = p, None
+    start = time.perf_counter()
     for _ in range(12):
         at_limit = bool(np.all(q.hi[open_] >= REACH_LIMIT))
+        left = max(1.0, kw["time_limit"] - (time.perf_counter() - start))
         try:
             sol = run(q, **{**kw, "diagnose": kw["diagnose"] and at_limit,
-                            "warm": sol or kw["warm"]})
+                            "warm": sol or kw["warm"], "time_limit": left})
         except InfeasibleError:
             if at_limit:
                 raise
