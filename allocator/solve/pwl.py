@@ -124,11 +124,18 @@ def initial_breakpoints(curve: Curve, hi: float, k: int = 24,
     pts = np.concatenate([uniform, by_outcome, _must_have(curve, hi, extra)])
     pts = pts[np.isfinite(pts) & (pts >= 0) & (pts <= hi)]
     pts = np.unique(pts)
-    # drop near-duplicates that would make degenerate segments, but never a point the
-    # curve's shape needs (an inflection at 1e-6 of a curve whose k is tiny)
-    must = np.isin(pts, np.asarray(_must_have(curve, hi, extra), dtype=float))
-    keep = np.r_[True, np.diff(pts) > hi * 1e-9] | (must & np.r_[True, np.diff(pts) > 0])
-    return pts[keep]
+    # no segment shorter than 1e-7 of the line's range: HiGHS's tolerances (1e-6) cannot
+    # tell a shorter one's binaries apart, and branch-and-bound then goes wrong. A curve
+    # that does all its rising inside that sliver (a tiny k) keeps a valid error band:
+    # segments of no known shape get the shape-free one (see segments)
+    keep, last = [], -np.inf
+    for x in pts:
+        if x - last > 1e-7 * hi or x == hi:
+            if keep and x == hi and x - last <= 1e-7 * hi:
+                keep.pop()
+            keep.append(x)
+            last = x
+    return np.array(keep)
 
 
 def segments(curve: Curve, points: np.ndarray) -> Segments:
@@ -151,15 +158,26 @@ def segments(curve: Curve, points: np.ndarray) -> Segments:
     with np.errstate(invalid="ignore"):
         falls = np.all(~(steps > slack), axis=0)
         rises = np.all(~(steps < -slack), axis=0)
-    return Segments(points, values, _extreme(curve, a, b, 1.0), _extreme(curve, a, b, -1.0),
-                    d_left, d_right, falls, rises)
+    over, under = _extreme(curve, a, b, 1.0), _extreme(curve, a, b, -1.0)
+    # where f' is not seen to be monotone across a segment (an inflection or a near-step
+    # inside it) the search may miss a narrow peak of the error: take the shape-free band
+    # of a rising curve, f(a) <= f, chord <= f(b), instead
+    shapeless = ~(falls | rises)
+    rise = np.abs(values[1:] - values[:-1])
+    over = np.where(shapeless, np.maximum(over, rise), over)
+    under = np.where(shapeless, np.maximum(under, rise), under)
+    return Segments(points, values, over, under, d_left, d_right, falls, rises)
 
 
 def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> Segments:
     """Split the segments `which` into `pieces` equal parts each."""
     a, b = seg.points[which], seg.points[which + 1]
     new = [a + (b - a) * j / pieces for j in range(1, pieces)]
-    return segments(curve, np.unique(np.r_[seg.points, *new]))
+    # a shape point (inflection, kink) inside a split segment becomes a breakpoint: the
+    # pieces on either side then have a shape, and their error bands are tight
+    shape = np.asarray(_must_have(curve, float(seg.points[-1]), ()), dtype=float)
+    inside = shape[np.any((shape[:, None] > a) & (shape[:, None] < b), axis=1)]
+    return segments(curve, np.unique(np.r_[seg.points, *new, inside]))
 
 
 def adapt(seg: Segments, curve: Curve, hi: float, extra: tuple[float, ...] = (),
