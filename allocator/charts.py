@@ -116,7 +116,7 @@ def allocation(plan: Plan) -> Figure:
             ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2,
                     f"{money(spend, cur)} ({share:.0%})", va="center", fontsize=8)
         ax.set_yticks(ys, names)
-        ax.set_xlim(0, top * 1.35)
+        ax.set_xlim(0, top * 1.35 or 1.0)  # a plan of 0 (budget 0) still needs a scale
         _money_axis(ax, cur)
         ax.set_title(f"by {key}", loc="left", fontsize=10)
         if has_base:
@@ -329,16 +329,18 @@ def uncertainty(unc: Uncertainty) -> Figure:
     ax.barh(ys, hi - lo, left=lo, color="#56B4E9", height=0.5, label="P10-P90")
     ax.plot(mid, ys, "|", color="#0072B2", ms=14, mew=2, label="P50")
     ax.axvline(0, color="#000000", lw=0.8)
+    # a plan of 0 (budget 0) has no relative deviation: its rows are NaN, the axis stays at 0
+    left, right = np.nan_to_num([lo.min(), hi.max()], nan=0.0)
     money_kpis = {"objective", "value", "revenue"} - ({"objective"} if unc.goal in
                                                      ("conversions",) else set())
     for y, (_, row) in zip(ys, t.iterrows(), strict=True):
         show = (lambda v: money(v, unc.currency)) if row["kpi"] in money_kpis else count
-        ax.text(max(hi.max(), 0) + 0.01, y, f"{show(row['p10'])} - {show(row['p90'])}",
+        ax.text(max(right, 0) + 0.01, y, f"{show(row['p10'])} - {show(row['p90'])}",
                 va="center", fontsize=8)
     names = [unc.labels.get(k, k) for k in t["kpi"]]
     ax.set_yticks(ys, names)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlim(min(lo.min(), 0) - 0.02, max(hi.max(), 0) + 0.12)
+    ax.set_xlim(min(left, 0) - 0.02, max(right, 0) + 0.12)
     ax.set_xlabel("deviation from the plan's expected value")
     spread = float(np.max(unc.spreads)) if len(unc.spreads) else 0.0
     row = t.iloc[0]

@@ -14,10 +14,12 @@ import re
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,7 +32,15 @@ from pydantic import (
 
 from . import curves
 from .errors import Problem, ScenarioError
-from .source import PathKey, Source, format_path, parse_text, read_source
+from .source import (
+    PathKey,
+    Source,
+    format_path,
+    no_gc,
+    parse_text,
+    parse_value,
+    read_source,
+)
 
 __all__ = [
     "Scenario",
@@ -76,9 +86,51 @@ def _share(value: Any) -> Any:
     return value
 
 
+# Numbers no real plan has (1e300, 1e-300) pass the type checks but turn the solver's
+# arithmetic into noise: each kind of number has a range that any real plan fits many times.
+MONEY_MAX = 1e12
+ZEROS = "; check the units and the number of zeros"
+AMOUNTS = (0.0, MONEY_MAX, "of amounts of money or outcomes" + ZEROS)
+SCALES = (1e-6, 1e12, "of positive amounts and curve scales (spend, outcomes, unit costs)"
+          + ZEROS)
+FACTORS = (1e-3, 1e3, "of a factor on a curve or a budget (1.15 = +15 %)")
+
+
+def range_error(value: float, lo: float, hi: float, what: str) -> str | None:
+    """Why `value` is not a number of this kind (None when it is): `what` names the kind."""
+    if math.isfinite(value) and lo <= value <= hi:
+        return None
+    return f"{value:g} is outside {lo:g} to {hi:g}, the range {what}"
+
+
+def _within(lo: float, hi: float, what: str) -> AfterValidator:
+    def check(value: float) -> float:  # after pydantic's own checks: finite, a number
+        if lo <= value <= hi:
+            return value
+        raise ValueError(range_error(value, lo, hi, what))
+    return AfterValidator(check)
+
+
 Share = Annotated[float, BeforeValidator(_share)]
-Money = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+Money = Annotated[float, Field(ge=0), _within(*AMOUNTS)]
+Positive = Annotated[float, Field(gt=0), _within(*SCALES)]
+CurveFactor = Annotated[float, Field(gt=0), _within(*FACTORS)]
+HillSlope = Annotated[float, Field(gt=0), _within(0.1, 10, "of a Hill slope (S-curves have "
+                                                             "1 to 4)")]
+PowerScale = Annotated[float, Field(gt=0), _within(1e-12, 1e12, "of a power curve's a (its "
+                                                                "outcome at a spend of 1)" + ZEROS)]
+PowerExponent = Annotated[float, Field(gt=0, le=1), _within(0.001, 1, "of a power curve's "
+                                                                      "exponent")]
+
+
+def _named(value: str) -> str:
+    if not value.strip():
+        raise ValueError(f"a name cannot be empty ({value!r}): plans, reports and --set "
+                         "paths show it; write one, e.g. 'Q1 2027 plan'")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_named)]
 
 
 class Range(_Model):
@@ -109,8 +161,18 @@ def _budget(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"a budget must be 0 or more, got {value:g}")
+        if (problem := range_error(value, *AMOUNTS)) is not None:
+            raise ValueError(problem)
         return {"min": value, "max": value}
-    return value
+    if value is None or isinstance(value, dict):
+        return value
+    try:  # '20000' in quotes, or 250,000, reads as text
+        number = float(str(value).replace(",", "").replace(" ", ""))
+    except ValueError:
+        raise ValueError(f"a budget is a number (e.g. budget: 250000) or a range {{min, max}} "
+                         f"(e.g. budget: {{max: 250000}}), got {_short(value)}") from None
+    raise ValueError(f"a budget is a plain number, without quotes or separators (here "
+                     f"budget: {number:.15g}), or a range {{min, max}}; got {_short(value)}")
 
 
 class Budget(_Model):
@@ -202,16 +264,16 @@ class PlatformSpec(_Model):
 class _CurveBase(_Model):
     spread: Share | None = Field(
         default=None, description="relative uncertainty of the response scale (0.2 = +-20 %)")
-    cost_scale: Positive | None = Field(
+    cost_scale: CurveFactor | None = Field(
         default=None, description="unit costs multiplied by this (1.15 = CPMs up 15 %)")
-    size_scale: Positive | None = Field(
+    size_scale: CurveFactor | None = Field(
         default=None, description="the audience multiplied by this: saturation scaled, the "
                                   "first outcomes' unit cost unchanged")
-    low: Positive | None = Field(
+    low: CurveFactor | None = Field(
         default=None, description="lowest plausible response, as a factor (0.92 = 8 % less), "
                                   "e.g. from a fit's bootstrap; with high, used by the "
                                   "uncertainty analysis instead of spread")
-    high: Positive | None = Field(default=None, description="highest plausible response factor")
+    high: CurveFactor | None = Field(default=None, description="highest plausible response factor")
 
     @model_validator(mode="after")
     def _range(self):
@@ -231,7 +293,7 @@ class HillSpec(_CurveBase):
     type: Literal["hill"]
     vmax: Positive = Field(description="saturation: the outcome approached at infinite spend")
     k: Positive = Field(description="spend at which half of vmax is reached")
-    s: Positive = Field(default=1.0, description="slope; > 1 makes an S-curve")
+    s: HillSlope = Field(default=1.0, description="slope; > 1 makes an S-curve")
 
     def build(self, per: float) -> curves.Curve:
         return curves.Hill(self.vmax, self.k, self.s)
@@ -248,8 +310,8 @@ class ExponentialSpec(_CurveBase):
 
 class PowerSpec(_CurveBase):
     type: Literal["power"]
-    a: Positive
-    b: Annotated[float, Field(gt=0, le=1)]
+    a: PowerScale
+    b: PowerExponent
 
     def build(self, per: float) -> curves.Curve:
         return curves.Power(self.a, self.b)
@@ -351,7 +413,7 @@ TAGS = ("name", "stage", "platform", "market", "period", "kind")
 class LineSpec(_Model):
     """One budget line: a stage x platform (x market, period) with its response curve."""
 
-    name: str | None = None
+    name: Name | None = None
     stage: str
     platform: str
     market: str | None = None
@@ -560,7 +622,7 @@ def _factor(value: Any) -> Any:
     return value
 
 
-Factor = Annotated[float, BeforeValidator(_factor), Field(gt=0)]
+Factor = Annotated[float, BeforeValidator(_factor), Field(gt=0), _within(*FACTORS)]
 
 
 class VariantSpec(_Model):
@@ -569,7 +631,7 @@ class VariantSpec(_Model):
     Names in drop / unit_cost / saturation may be a line, a platform or a stage.
     """
 
-    name: str = Field(min_length=1)
+    name: Name
     description: str | None = None
     budget: Money | None = Field(default=None, description="a new exact total budget")
     budget_scale: Factor | None = Field(
@@ -593,7 +655,7 @@ class VariantSpec(_Model):
 class Scenario(_Model):
     """A validated planning scenario."""
 
-    name: str
+    name: Name
     description: str | None = None
     currency: Annotated[str, BeforeValidator(_currency),
                         Field(description="ISO 4217 code, e.g. EUR")] = "EUR"
@@ -892,16 +954,73 @@ def _data_path(data: Any, loc: tuple) -> PathKey:
     return tuple(path)
 
 
+def _model(kind: Any, node: Any) -> Any:
+    """`kind` without Annotated and Optional; a union of curve families resolved by the
+    data's `type`."""
+    while True:
+        origin, args = get_origin(kind), get_args(kind)
+        if origin is Annotated:
+            kind = args[0]
+        elif origin in (Union, UnionType):
+            members = [a for a in args if a is not NoneType]
+            typed = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)
+                     and "type" in m.model_fields and isinstance(node, dict)
+                     and node.get("type") in get_args(m.model_fields["type"].annotation)]
+            if len(members) == 1 or len(typed) == 1:
+                kind = (typed or members)[0]
+            else:
+                return None
+        else:
+            return kind
+
+
+def fields_at(data: Any, path: PathKey) -> tuple[str, list[str]] | None:
+    """What the format takes in the mapping at `path` of the data: a label and the field
+    names (the model's own first), or None where keys are free (stage names, ...)."""
+    kind, node = Scenario, data
+    for part in path:
+        kind = _model(kind, node)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            if part not in kind.model_fields:
+                return None
+            kind = kind.model_fields[part].annotation
+        elif get_origin(kind) in (list, dict):
+            kind = get_args(kind)[-1]
+        else:
+            return None
+        if isinstance(node, dict) and part in node or \
+                isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    kind = _model(kind, node)
+    if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+        return None
+    fields = sorted(kind.model_fields, key=lambda f: f not in kind.__annotations__)
+    if "type" in fields and isinstance(node, dict):
+        return f"a {node.get('type')} curve", fields
+    return (format_path(path) if path else "the scenario"), fields
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(err: dict, path: PathKey) -> str:
+def _unknown(key: Any, data: Any, path: PathKey, word: str, fix: str = "") -> str:
+    """'unknown key' under `path` with the nearest field there, or else the fields there."""
+    found = fields_at(data, path)
+    hint = did_you_mean(key, found[1] if found else _vocabulary())
+    if hint or found is None:
+        return f"unknown {word} '{key}'{hint}{fix}"
+    return f"unknown {word} '{key}': {found[0]} takes {', '.join(found[1])}"
+
+
+def _message(err: dict, path: PathKey, data: Any) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        key = path[-1] if path else "?"
-        return f"unknown key '{key}'{did_you_mean(key, _vocabulary())}; remove or rename it"
+        return _unknown(path[-1] if path else "?", data, path[:-1], "key",
+                        "; remove or rename it")
     if kind == "missing":
         return "is required but missing"
     if kind == "union_tag_invalid":
@@ -926,12 +1045,17 @@ def _message(err: dict, path: PathKey) -> str:
 def problems_from(exc: ValidationError, data: Any, file: str, source: Source | None = None
                   ) -> list[Problem]:
     """Pydantic's errors as Problems: the path in the file, a planner's message, the line."""
+    source = source or Source(file, data)
     out = []
     for err in exc.errors():
         path = _data_path(data, err["loc"])
-        out.append(Problem(file, format_path(path), _message(err, path),
-                           source.line_of(path) if source else None))
+        out.append(_problem(source, file, path, _message(err, path, data)))
     return out
+
+
+def _problem(source: Source, file: str, path: PathKey, message: str) -> Problem:
+    where, line = source.blame(path, file)
+    return Problem(where, format_path(path), message, line)
 
 
 def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | None = None
@@ -942,80 +1066,93 @@ def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | Non
         raise ScenarioError.single(file, "a scenario is a mapping of keys (name, budget, lines, "
                                    f"...) to values, not a {type(data).__name__}")
     try:
-        sc = Scenario.model_validate(data)
+        with no_gc():  # a large scenario is a million small objects (see source.no_gc)
+            sc = Scenario.model_validate(data)
+            found = _cross_check(sc)
     except ValidationError as exc:
         raise ScenarioError(problems_from(exc, data, file, source)) from None
-    found = _cross_check(sc)
     if found:
-        raise ScenarioError([Problem(file, format_path(p), m, source.line_of(p))
-                             for p, m in found])
+        raise ScenarioError([_problem(source, file, p, m) for p, m in found])
     sc._file = file
     sc._source = source
     return sc
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str, where: str) -> Any:
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        return parse_value(text, where) if text.strip() else ""
     except yaml.YAMLError:
         return text
 
 
-def apply_overrides(data: Any, assignments: list[str], file: str = "--set") -> Any:
+def _place(data: Any, parts: list[str | int], made: list[PathKey]
+           ) -> tuple[Any, str | int, PathKey] | str:
+    """Where `parts` (a --set path) lands in the data: (container, key, path with lines by
+    position), or what is wrong with it. Mappings missing on the way are made (their paths
+    go to `made`); lists, items and fields that do not exist are not."""
+    node, path = data, ()
+    for depth, part in enumerate(parts):
+        here = format_path(path) or "the scenario"
+        if isinstance(node, list):
+            if isinstance(part, str):  # an item by name: lines.meta-awareness
+                names = [x.get("name") if isinstance(x, dict) else None for x in node]
+                if part not in names:
+                    return f"no item named '{part}' under {here}" \
+                        f"{did_you_mean(part, [n for n in names if n])}"
+                part = names.index(part)
+            elif part >= len(node):
+                return f"there is no {format_path(path + (part,))}: {here} has " + \
+                    (f"{len(node)} item(s), {here}[0] to {here}[{len(node) - 1}]" if node
+                     else "no items")
+        elif isinstance(node, dict):
+            known = fields_at(data, path)
+            if known is not None and part not in known[1]:
+                return _unknown(part, data, path, "field")
+            if depth + 1 < len(parts) and node.get(part) is None:
+                if isinstance(parts[depth + 1], int):
+                    return f"there is no {format_path(path + (part, parts[depth + 1]))}: " \
+                        f"{format_path(path + (part,))} is not in the file; set the whole " \
+                        f"list, e.g. {format_path(path + (part,))}=[{{...}}]"
+                node[part] = {}
+                made.append(path + (part,))
+        else:
+            return f"{here} is {_short(node)}, not a mapping or a list: '{part}' cannot go " \
+                "under it"
+        if depth + 1 == len(parts):
+            return node, part, path + (part,)
+        node, path = node[part], path + (part,)
+    raise ValueError("an empty --set path")  # apply_overrides refuses those first
+
+
+def apply_overrides(data: Any, assignments: list[str], file: str = "--set",
+                    blame: dict[PathKey, str] | None = None) -> Any:
     """Apply `PATH=VALUE` overrides to parsed scenario data, returning a new copy.
 
     PATH is dotted: `budget`, `guidelines.enforce`, `lines.meta-awareness.max` (a line by
     name) or `lines[2].max` (by position). VALUE is read as YAML: 120000, 70%, {max: 5}.
+    `blame`, when given, gets each path set (and each mapping made for it) -> the override,
+    so that a problem there names the override rather than a line of the file.
     """
     data = copy.deepcopy(data)
     problems = []
     for item in assignments:
-        if "=" not in item:
-            problems.append(Problem(file, item, "an override is PATH=VALUE, e.g. "
-                                    "budget=120000 or lines.meta-awareness.max=50000"))
+        path_text, eq, value_text = item.partition("=")
+        parts: list[str | int] = [int(t[1:-1]) if t.startswith("[") else t
+                                  for t in re.findall(r"[^.\[\]]+|\[\d+\]", path_text.strip())]
+        if not eq or not parts:
+            problems.append(Problem(file, "", f"expected PATH=VALUE, e.g. budget=120000 or "
+                                    f"lines.meta-awareness.max=50000; got {item!r}"))
             continue
-        path_text, value_text = item.split("=", 1)
-        parts: list[str | int] = []
-        for token in re.findall(r"[^.\[\]]+|\[\d+\]", path_text.strip()):
-            parts.append(int(token[1:-1]) if token.startswith("[") else token)
-        node = data
-        ok = bool(parts)
-        for depth, part in enumerate(parts[:-1]):
-            if isinstance(node, list) and isinstance(part, str):
-                names = [x.get("name") for x in node if isinstance(x, dict)]
-                if part not in names:
-                    problems.append(Problem(file, path_text, f"no item named '{part}' under "
-                                            f"{format_path(tuple(parts[:depth]))}"
-                                            f"{did_you_mean(part, names)}"))
-                    ok = False
-                    break
-                node = node[names.index(part)]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-            elif isinstance(node, dict):
-                if part not in node:
-                    node[part] = {}
-                node = node[part]
-            else:
-                problems.append(Problem(file, path_text, f"'{part}' does not lead anywhere: "
-                                        f"{format_path(tuple(parts[:depth]))} is "
-                                        f"{type(node).__name__}"))
-                ok = False
-                break
-        if not ok:
+        made: list[PathKey] = []
+        place = _place(data, parts, made)
+        if isinstance(place, str):
+            problems.append(Problem(file, path_text.strip(), place))
             continue
-        last = parts[-1]
-        if isinstance(node, dict):
-            vocab = _vocabulary() | set(node)
-            if last not in vocab:
-                problems.append(Problem(file, path_text, f"unknown field '{last}'"
-                                        f"{did_you_mean(last, vocab)}"))
-                continue
-            node[last] = _parse_value(value_text)
-        elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-            node[last] = _parse_value(value_text)
-        else:
-            problems.append(Problem(file, path_text, "cannot set this path"))
+        node, key, path = place
+        node[key] = _parse_value(value_text, f"{file} {item[:40]}")
+        if blame is not None:
+            for p in (*made, path):
+                blame[p] = f"{file} {item}"
     if problems:
         raise ScenarioError(problems)
     return data
@@ -1025,8 +1162,10 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     """Load and validate a scenario file (.yaml, .yml or .toml), with optional overrides."""
     source = read_source(path)
     if overrides:
-        data = apply_overrides(source.data, overrides)
-        return scenario_from_data(data, source.file, Source(source.file, data, source.lines))
+        blame: dict[PathKey, str] = {}
+        data = apply_overrides(source.data, overrides, blame=blame)
+        return scenario_from_data(data, source.file,
+                                  Source(source.file, data, source.lines, blame))
     return scenario_from_data(source.data, source.file, source)
 
 

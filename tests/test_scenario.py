@@ -152,7 +152,7 @@ ERRORS = [
     # (what to change in BASE, expected fragment, expected line)
     ("budget: 10000", "budget: -10000", "budget: a budget must be 0 or more, got -10000", 2),
     ("budget: 10000", "budget: lots",
-     "budget: expected a mapping of keys to values, got 'lots'", 2),
+     "budget: a budget is a number (e.g. budget: 250000) or a range {min, max}", 2),
     ("    value_per_outcome: 0.005", "    value_per_outcome: -1",
      "lines[0].value_per_outcome: Input should be greater than or equal to 0, got -1", 10),
     ("    min_if_active: 1000", "    min: -5",

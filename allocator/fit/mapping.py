@@ -15,9 +15,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..errors import ScenarioError
+from ..source import parse_text
 from .readers import Export, ExportError
 
 __all__ = ["Mapping", "load_mapping", "LineSeries", "build_lines", "STAGE_KPIS"]
@@ -92,10 +93,19 @@ def load_mapping(path: str | Path | None) -> Mapping:
     if path is None:
         return Mapping()
     path = Path(path)
+    if path.is_dir():
+        raise ExportError([f"{path}: is a folder; --mapping takes a YAML file"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ExportError([f"{path}: cannot read the mapping file: {exc}"]) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ExportError([f"{path}: cannot read the mapping file: {why}"]) from None
+    if not any(t.strip() and not t.lstrip().startswith("#") for t in text.splitlines()):
+        return Mapping()  # empty, or only comments
+    try:  # read as scenario files are: alias bombs refused, 1e6 a number, lines in errors
+        data = parse_text(text, str(path)).data
+    except ScenarioError as exc:
+        raise ExportError([str(p) for p in exc.problems]) from None
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:

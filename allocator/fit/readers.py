@@ -14,14 +14,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import AllocatorError
-from ..scenario import did_you_mean
+from ..scenario import AMOUNTS, did_you_mean
 
 __all__ = ["Export", "ExportError", "read_export", "parse_numbers", "FORMATS", "OUTCOMES"]
 
@@ -99,7 +99,7 @@ _MARKERS = {"meta": {"Amount spent", "Ausgegebener Betrag", "Reporting starts", 
             "generic": set()}
 OUTCOMES = ["impressions", "reach", "clicks", "link_clicks", "results", "purchases", "leads",
             "conversions", "outcome", "revenue"]
-_NONE = {"", "--", "-", "—", "–", "n/a", "na", "none", "null", "nan"}
+_NONE = {"", "--", "-", "—", "–", "n/a", "na", "none", "null"}  # 'nan' is refused: no data
 _TOTAL = re.compile(r"^\s*(total|totals|gesamt|summe|grand total|ergebnisse gesamt)\b", re.I)
 _CURRENCY = re.compile(r"(?i)\b(rp|idr|eur|usd|gbp|chf|sgd)\b|[€$£¥]|\brp\.?")
 
@@ -133,21 +133,36 @@ def _base_name(name: str) -> tuple[str, str | None]:
 # --- raw cells ------------------------------------------------------------------------------
 
 
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old Excel .xls (and .doc, .msg) file
+_ZIP = b"PK\x03\x04"  # an .xlsx is a zip archive
+
+
 def _raw_rows(path: Path) -> list[list]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    """The file's cells, by what it holds rather than its name: a workbook renamed .csv is
+    read as a workbook, a CSV named .xlsx as text; an old .xls or a binary file is refused."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExportError([f"{path}: cannot be read: {exc.strerror}"]) from None
+    if data.startswith(_ZIP):
         from openpyxl import load_workbook
 
         try:
-            book = load_workbook(path, read_only=True, data_only=True)
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a file that is not xlsx
             raise ExportError([f"{path}: cannot open as an Excel workbook ({exc})"]) from None
         sheet = book.worksheets[0]
         rows = [list(r) for r in sheet.iter_rows(values_only=True)]
         book.close()
         return rows
-    data = path.read_bytes()
+    if data.startswith(_OLE):
+        raise ExportError([f"{path}: is an old Excel workbook (.xls), which is not read; open "
+                           "it in Excel and save it as .xlsx or CSV (UTF-8)"])
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16")  # Google Ads' "CSV (Excel)" download
+    elif b"\x00" in data[:65536]:  # text exports never hold NUL bytes
+        raise ExportError([f"{path}: holds binary data, not a CSV or XLSX export; download "
+                           "the report again as CSV or XLSX"])
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -156,11 +171,23 @@ def _raw_rows(path: Path) -> list[list]:
                 text = data.decode("cp1252")
             except UnicodeDecodeError:
                 text = data.decode("latin-1")
+    if text.lstrip("\ufeff \t\r\n").startswith("<"):
+        raise ExportError([f"{path}: is a web page or XML (HTML), not a CSV or XLSX export; "
+                           "download the report as CSV or XLSX"])
     sample = "\n".join(text.splitlines()[:40])
     counts = {d: max((line.count(d) for line in sample.splitlines()), default=0)
               for d in (",", ";", "\t")}
     delim = max(counts, key=counts.get)
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delim)]
+    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
+    rows, end = [], 0
+    try:
+        for row in reader:
+            rows.append(row)
+            end = reader.line_num
+    except csv.Error as exc:  # strict: an unclosed quote fails here instead of eating rows
+        raise ExportError([f"{path}:{end + 1}: cannot read this row as CSV ({exc}); check "
+                           "for a quote (\") that is not closed from this line on"]) from None
+    return rows
 
 
 def _find_header(rows: list[list], platform: str | None, names: dict[str, list[str]] | None
@@ -291,6 +318,9 @@ def read_export(path: str | Path, *, platform: str | None = None,
     (date, campaign, spend, outcome, value, platform, objective) to this file's own
     column names, for the generic format."""
     path = Path(path)
+    if path.is_dir():
+        raise ExportError([f"{path}: is a folder; give the export files in it, e.g. "
+                           f"{path / '*.csv'}"])
     if not path.is_file():
         raise ExportError([f"{path}: no such file"])
     rows = _raw_rows(path)
@@ -330,10 +360,12 @@ def read_export(path: str | Path, *, platform: str | None = None,
         i = found[canon]
         return [row[i] if i < len(row) else None for _, row in body]
 
+    def at(canon: str, i: int, message: str) -> str:
+        return f"{path}:{body[i][0]}: column '{heads[found[canon]]}': {message}"
+
     def bad(canon: str, kind: str):
         def where(i: int, cell) -> None:
-            problems.append(f"{path}:{body[i][0]}: column '{heads[found[canon]]}': {cell!r} is "
-                            f"not a {kind}")
+            problems.append(at(canon, i, f"{cell!r} is not a {kind}"))
         return where
 
     frame = pd.DataFrame({"row": [r for r, _ in body]})
@@ -346,7 +378,12 @@ def read_export(path: str | Path, *, platform: str | None = None,
         if canon in OUTCOMES or canon == "spend":
             cells = column(canon)
             own = _decimal_mark([_clean(c) for c in cells if isinstance(c, str) and c.strip()])
-            frame[canon] = parse_numbers(cells, mark=own or file_mark, where=bad(canon, "number"))
+            values = parse_numbers(cells, mark=own or file_mark, where=bad(canon, "number"))
+            # inf, nan, 1e300: no account spends or counts that; the fit would carry it on
+            for i in np.flatnonzero(~(np.abs(values) <= AMOUNTS[1])):
+                problems.append(at(canon, i, f"{cells[i]!r} is not an amount from "
+                                             f"-{AMOUNTS[1]:g} to {AMOUNTS[1]:g}"))
+            frame[canon] = values
     currency = header_currency.get("spend")
     raw_spend = column("spend")
     if "currency" in found:
@@ -359,6 +396,12 @@ def read_export(path: str | Path, *, platform: str | None = None,
         frame["currency"] = currency
     month_first = plat in ("google", "linkedin") and (currency or "USD") == "USD"
     frame["date"] = _parse_dates(column("date"), month_first, bad("date", "date (e.g. 2026-01-31)"))
+    latest = date.today() + timedelta(days=1)  # a day's grace for time zones
+    for i, day in enumerate(frame["date"]):
+        if day is not None and day > latest:
+            problems.append(at("date", i, f"{day} is in the future (today is {date.today()}); "
+                                          "an export reports days that have passed: check the "
+                                          "date format or the export"))
     frame["campaign"] = [str(c).strip() if c not in (None, "") else "(no name)"
                          for c in column("campaign")] if "campaign" in found else "(all)"
     frame["objective"] = [str(c).strip() if c not in (None, "") else None
