@@ -379,23 +379,26 @@ def violations(p: Problem, x: Array, rel: float = 1e-6) -> list[str]:
         if v > rel * r.scale(x, y):
             out.append(f"{r.name}: {r.text} is broken by {v:,.4g}")
     tol = rel * np.maximum(p.hi, 1.0)
+    # a line is off only at (next to) exactly 0: dust of a cent is on, and then it must
+    # meet its min_if_active and count toward max_active
+    off = 1e-3 * rel * max(float(np.sum(x)), 1.0)
     for i in range(p.n):
         name = p.names[i]
-        if x[i] < p.lo[i] - tol[i]:
+        if x[i] < p.lo[i] * (1 - rel) - rel:
             out.append(f"line {name}: spend {x[i]:,.2f} below its min {p.lo[i]:,.2f}")
         if x[i] > p.hi[i] + tol[i]:
             out.append(f"line {name}: spend {x[i]:,.2f} above its max {p.hi[i]:,.2f}")
-        if p.threshold[i] > 0 and tol[i] < x[i] < p.threshold[i] - tol[i]:
+        if p.threshold[i] > 0 and off < x[i] < p.threshold[i] * (1 - rel) - rel:
             out.append(f"line {name}: spend {x[i]:,.2f} is neither 0 nor at least "
                        f"{p.threshold[i]:,.2f} (min_if_active)")
     if p.mroas is not None and np.any(p.mroas > 0):
         earns = p.revenue_per_outcome * p.marginals(x)
-        for i in np.flatnonzero((p.mroas > 0) & (x > tol)):
+        for i in np.flatnonzero((p.mroas > 0) & (x > off)):
             if earns[i] < p.mroas[i] * (1 - 1e-6):
                 out.append(f"line {p.names[i]}: marginal ROAS {earns[i]:.4g} at spend "
                            f"{x[i]:,.2f} is below the floor {p.mroas[i]:g}")
     for lim in p.active_limits:
-        count = int(np.sum(x[lim.index] > tol[lim.index]))
+        count = int(np.sum(x[lim.index] > off))
         if count > lim.k:
             out.append(f"{lim.name}: {count} active lines, at most {lim.k} allowed")
     return out

@@ -290,6 +290,7 @@ def _with_open_lines(p: Problem, run: Callable[..., Solution], **kw) -> Solution
     if not open_.any():
         return run(p, **kw)
     q, sol = p, None
+    shrink = 2  # rounds that may narrow a far too wide first guess
     start = time.perf_counter()
     for _ in range(12):
         at_limit = bool(np.all(q.hi[open_] >= REACH_LIMIT))
@@ -309,10 +310,15 @@ def _with_open_lines(p: Problem, run: Callable[..., Solution], **kw) -> Solution
                 f"{p.currency} {float(np.max(q.hi[open_])):,.0f}; the bound covers plans "
                 "within that")
             break
-        need = np.minimum(need, REACH_LIMIT)
-        if np.all(q.hi[open_] >= need[open_] * (1 - 1e-9)):
+        # never below one unit of money: finer pieces only trouble the MILP solver
+        need = np.minimum(np.maximum(need, np.maximum(np.maximum(p.lo, p.threshold), 1.0)),
+                          REACH_LIMIT)
+        wide = q.hi[open_] > 4.0 * need[open_] + 1.0
+        if np.all(q.hi[open_] >= need[open_] * (1 - 1e-9)) and not (wide.any() and shrink):
             break
-        q = replace(q, hi=np.where(open_, np.maximum(q.hi, need), q.hi))
+        # the ceiling every better plan keeps to: wider ones only blur the curves' pieces
+        shrink -= bool(wide.any())
+        q = replace(q, hi=np.where(open_, need, q.hi))
     assert sol is not None
     sol.problem = sol.problem or q
     return sol
