@@ -117,11 +117,28 @@ def init(path: Path, template: str, force: bool) -> None:
     click.echo(f"wrote {path} (template {template}); next: allocator validate {path}")
 
 
+_scheduler_option = click.option(
+    "--scheduler", metavar="ADDRESS", envvar="ALLOCATOR_SCHEDULER", default=None,
+    help="Where the re-solves run: a dask scheduler (tcp://host:8786), 'local' (a dask "
+         "LocalCluster here), 'processes' or 'in-process'. Default: by the amount of work: "
+         "in this process, worker processes, or a LocalCluster [env: ALLOCATOR_SCHEDULER].")
+
+
+def _require(ok: bool, option: str, rule: str, value: object) -> None:
+    """Refuse an option's value by the option's own name (NaN fails every rule)."""
+    if not ok:
+        raise AllocatorError(f"{option}: must be {rule}, got {value}")
+
+
 def _budget_override(file: Path, budget: float) -> str:
     """--budget keeps the budget's form: exact stays exact, a ceiling stays a ceiling."""
+    from .scenario import AMOUNTS, range_error
     from .source import read_source
 
-    current = read_source(file).data.get("budget") if file.exists() else None
+    _require(range_error(budget, *AMOUNTS) is None, "--budget",
+             f"an amount from 0 to {AMOUNTS[1]:g}", budget)
+    data = read_source(file).data if file.exists() else None
+    current = data.get("budget") if isinstance(data, dict) else None
     if isinstance(current, dict) and current.get("min") is None:
         return f"budget={{max: {budget}}}"
     return f"budget={budget}"
@@ -147,8 +164,10 @@ def _budget_override(file: Path, budget: float) -> str:
 @click.option("--no-sensitivity", is_flag=True,
               help="With --out: skip the sensitivity analyses (frontier, guideline price, "
                    "tornado, uncertainty) in the report.")
+@_scheduler_option
 def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ...], fmt: str,
-         solver: str, tol: float, force: bool, no_sensitivity: bool) -> None:
+         solver: str, tol: float, force: bool, no_sensitivity: bool,
+         scheduler: str | None) -> None:
     """Solve a scenario to a certified optimal plan.
 
     \b
@@ -177,7 +196,8 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
         click.echo(format_table(result))
     if out is not None:
         analyses = {} if no_sensitivity else _with_progress(
-            lambda progress: run_analyses(sc, result, progress=progress))
+            lambda progress: run_analyses(sc, result, progress=progress,
+                                          scheduler=scheduler))
         write_plan_folder(result, out, analyses=analyses, force=force, source=file)
         click.echo(f"wrote {out}/ (plan.csv, plan.json, plan.xlsx, charts/, report.html)",
                    err=fmt != "table")
@@ -230,9 +250,10 @@ def _with_progress(job):
               show_default=True)
 @click.option("--force", is_flag=True,
               help="Replace this kind's files already in the --out folder.")
+@_scheduler_option
 def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: int,
           spread: float, seed: int, stage: str, sets: tuple[str, ...], out: Path | None,
-          fmt: str, force: bool) -> None:
+          fmt: str, force: bool, scheduler: str | None) -> None:
     """Run one sensitivity analysis on a scenario's optimal plan.
 
     \b
@@ -247,11 +268,12 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
     except ValueError:
         raise AllocatorError(f"--range: expected LOW,HIGH such as 0.5,2, got {range_!r}") \
             from None
-    if not 0 <= low < high:
-        raise AllocatorError(f"--range: LOW must be at least 0 and below HIGH, got {range_}")
-    if points < 2 or draws < 10 or not 0 < delta < 1 or not 0 <= spread < 1:
-        raise AllocatorError("--points must be >= 2, --draws >= 10, --delta between 0 and 1 "
-                             "and --spread from 0 to below 1")
+    _require(0 <= low < high < 1e3, "--range", "LOW,HIGH with 0 <= LOW < HIGH < 1000",
+             range_)
+    _require(points >= 2, "--points", "2 or more", points)
+    _require(draws >= 10, "--draws", "10 or more", draws)
+    _require(0 < delta < 1, "--delta", "between 0 and 1 (0.2 = 20 %)", delta)
+    _require(0 <= spread < 1, "--spread", "from 0 to below 1 (0.2 = 20 %)", spread)
     names = [f"{kind}.{ext}" for ext in ("csv", "png", "svg")]
     if out is not None:  # before spending time on the sweep; checked again when writing
         from .output import check_files
@@ -262,11 +284,11 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
     options = SweepOptions(points=points, low=low, high=high, delta=delta, draws=draws,
                            spread=spread, seed=seed, stage=stage)
     analyses = _with_progress(lambda progress: run_analyses(sc, result, (kind,), options,
-                                                            progress))
+                                                            progress, scheduler=scheduler))
     found = analyses.get(kind)
     if found is None:
-        raise AllocatorError(f"{file}: no line is on stage '{stage}'; choose --stage from "
-                             f"{', '.join(dict.fromkeys(result.problem.stages))}")
+        raise AllocatorError(f"--stage: no line is on stage '{stage}' in {file}; choose "
+                             f"from {', '.join(dict.fromkeys(result.problem.stages))}")
     table = found.table
     if fmt == "json":
         click.echo(table.to_json(orient="records", indent=2))
@@ -300,8 +322,9 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
               help="Certified optimality gap every variant must reach.")
 @click.option("--force", is_flag=True,
               help="Replace an existing --out folder (never one holding a FILE).")
+@_scheduler_option
 def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, fmt: str,
-            solver: str, tol: float, force: bool) -> None:
+            solver: str, tol: float, force: bool, scheduler: str | None) -> None:
     """Solve a scenario's variants (and further files) and show them side by side.
 
     The first FILE's own plan is the base; then its `variants:`, then each further FILE
@@ -327,9 +350,9 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
         with click.progressbar(length=len(variants), label="solving", file=sys.stderr,
                                item_show_func=lambda v: v) as bar:
             cmp = compare_variants(variants, progress=lambda label: bar.update(1, label),
-                                   method=solver, tol=tol)
+                                   method=solver, tol=tol, scheduler=scheduler)
     else:
-        cmp = compare_variants(variants, method=solver, tol=tol)
+        cmp = compare_variants(variants, method=solver, tol=tol, scheduler=scheduler)
     if fmt == "json":
         click.echo(json.dumps(comparison_json(cmp), indent=2, default=str))
     elif fmt == "csv":
@@ -381,6 +404,9 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
     from .fit.scenario_writer import parse_period, scenario_text
     from .output import atomic_folder, atomic_write_text, check_target, holds
 
+    if out.suffix.lower() not in (".yaml", ".yml"):  # `plan` reads the file by its suffix
+        raise AllocatorError(f"--out {out}: fit writes a YAML scenario; give a name ending "
+                             "in .yaml or .yml, e.g. fitted.yaml")
     inputs = [*exports, *([mapping] if mapping is not None else [])]
     check_target(out, force=force, inputs=inputs, folder=False)  # again when writing
     if charts is not None:
@@ -388,8 +414,8 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
             raise AllocatorError(f"--charts {charts}: is or holds the --out file {out}; "
                                  "choose another --charts")
         check_target(charts, force=force, inputs=inputs, option="--charts")
-    if max_multiple < 1 or bootstrap < 0:
-        raise AllocatorError("--max-multiple must be at least 1 and --bootstrap 0 or more")
+    _require(1 <= max_multiple <= 1000, "--max-multiple", "from 1 to 1000", max_multiple)
+    _require(bootstrap >= 0, "--bootstrap", "0 or more", bootstrap)
     if period is not None:
         from datetime import date
 

@@ -120,16 +120,41 @@ def tabulate(variants: list[Variant], plans: list[Plan]) -> Comparison:
 
 
 def compare_variants(variants: list[Variant], *, progress: Callable[[str], None] | None = None,
-                     **solve_options) -> Comparison:
-    """Solve every variant (the base first; the others warm-started from the base, which
-    speeds them up and never changes their certified answer)."""
-    plans: list[Plan] = []
-    for v in variants:  # the solver ignores a warm start with other lines (another file)
-        plans.append(plan_scenario(v.scenario, warm=plans[0].solution if plans else None,
-                                   **solve_options))
-        if progress:
+                     scheduler=None, **solve_options) -> Comparison:
+    """Solve every variant: the base first, here; then the others, warm-started from the
+    base (faster, never a different certified answer), as tasks on the executor
+    (`analysis.pool`: `scheduler`, else ALLOCATOR_SCHEDULER, else in-process for a few
+    variants and a LocalCluster for many). Tasks ship Problems and return Solutions."""
+    from .analysis.pool import executor, solve_seconds, start
+    from .plan import make_plan
+    from .problem import compile_problem
+
+    base = plan_scenario(variants[0].scenario, **solve_options)
+    if progress:
+        progress(variants[0].label)
+    # the solver ignores a warm start with other lines (another file)
+    problems = [compile_problem(v.scenario) for v in variants[1:]]
+    work = len(problems) * solve_seconds(base.problem, base.solution)
+    reported = 1
+
+    def tick(done: int) -> None:
+        nonlocal reported
+        for v in variants[reported:done + 1]:
             progress(v.label)  # one more variant solved
+        reported = done + 1
+
+    with executor(scheduler, work=work):
+        solutions = start(_solve_all, problems, base.solution, solve_options, chunk=1,
+                          work=work).result(tick if progress else None)
+    plans = [base] + [make_plan(v.scenario, p, s) for v, p, s in
+                      zip(variants[1:], problems, solutions, strict=True)]
     return tabulate(variants, plans)
+
+
+def _solve_all(problems: list, warm, options: dict) -> list:
+    from .solve import solve
+
+    return [solve(p, warm=warm, **options) for p in problems]
 
 
 def format_cell(value: float, unit: str) -> str:

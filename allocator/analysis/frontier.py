@@ -10,10 +10,12 @@ import pandas as pd
 
 from ..errors import InfeasibleError
 from ..problem import Problem
-from ..solve import solve
-from .pool import map_chunks
+from ..solve import Solution, solve
+from .pool import Job, solve_seconds, start
 
-__all__ = ["Frontier", "budget_frontier"]
+__all__ = ["Frontier", "budget_frontier", "start_frontier"]
+
+CHAIN = 6  # budgets per warm-started chain: fixed, so that chunks never move the numbers
 
 
 @dataclass
@@ -77,18 +79,33 @@ def _chain(budgets: list[float], fixed: Problem, target, exact: bool, tol: float
     return rows
 
 
-def budget_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: int = 21,
-                    budgets: list[float] | None = None, tol: float = 1e-3,
-                    progress: Callable[[int], None] | None = None) -> Frontier:
-    """Re-solve at each budget; runs of budgets are warm-started chains spread over cores."""
-    base = p.budget_hi if np.isfinite(p.budget_hi) else p.budget_lo
+def start_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: int = 21,
+                   budgets: list[float] | None = None, tol: float = 1e-3,
+                   base: Solution | None = None) -> Job:
+    """Queue the frontier's solves on the executor (see `pool`); `.result()` is the
+    Frontier. `base`: the plan's solution, for the estimate of the work."""
+    current = p.budget_hi if np.isfinite(p.budget_hi) else p.budget_lo
     if budgets is None:
-        budgets = list(np.linspace(low * base, high * base, points))
-    budgets = sorted(set(float(b) for b in budgets) | {float(base)})
+        budgets = list(np.linspace(low * current, high * current, points))
+    budgets = sorted(set(float(b) for b in budgets) | {float(current)})
     fixed = replace(p, target=None)  # the frontier shows where a target stops holding
     exact = p.budget_lo == p.budget_hi
-    rows = map_chunks(_chain, budgets, fixed, p.target, exact, tol,
-                      parallel=not p.is_simple, progress=progress)
+    return start(_chain, budgets, fixed, p.target, exact, tol, chunk=CHAIN,
+                 parallel=not p.is_simple, work=len(budgets) * solve_seconds(p, base),
+                 finish=lambda rows: _frontier(p, current, rows))
+
+
+def budget_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: int = 21,
+                    budgets: list[float] | None = None, tol: float = 1e-3,
+                    base: Solution | None = None,
+                    progress: Callable[[int], None] | None = None) -> Frontier:
+    """Re-solve at each budget; runs of budgets are warm-started chains spread over the
+    executor's workers (the same chains wherever they run, so the same numbers)."""
+    return start_frontier(p, low=low, high=high, points=points, budgets=budgets, tol=tol,
+                          base=base).result(progress)
+
+
+def _frontier(p: Problem, base: float, rows: list[dict]) -> Frontier:
     table = pd.DataFrame(rows)
     ok = table[table["feasible"]].copy()
     if len(ok) >= 2:

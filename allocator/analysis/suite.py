@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scenario import Scenario
-from .frontier import budget_frontier
-from .guideline import guideline_price
-from .tornado import tornado
-from .uncertainty import monte_carlo
+from .frontier import start_frontier
+from .guideline import start_guideline
+from .pool import executor, solve_seconds
+from .tornado import start_tornado
+from .uncertainty import monte_carlo, start_reoptimised
 
 __all__ = ["KINDS", "SweepOptions", "run_analyses", "line_ranges"]
 
@@ -28,6 +29,7 @@ class SweepOptions:
     spread: float = 0.2  # for lines whose curve states none
     seed: int = 0
     stage: str = "awareness"
+    reoptimise: bool = False  # uncertainty: re-solve the plan on each draw's curves
 
 
 def line_ranges(sc: Scenario, default: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,31 +50,46 @@ def line_ranges(sc: Scenario, default: float) -> tuple[np.ndarray, np.ndarray]:
 
 def run_analyses(sc: Scenario, plan, kinds: tuple[str, ...] = KINDS,
                  options: SweepOptions | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Run the chosen analyses on a solved plan; `progress(kind, done, total)` reports."""
+                 progress: Callable[[str, int, int], None] | None = None,
+                 scheduler=None) -> dict:
+    """Run the chosen analyses on a solved plan; `progress(kind, done, total)` reports.
+
+    Their solves are queued together on one executor (`pool.executor`: `scheduler`, else
+    ALLOCATOR_SCHEDULER, else in-process for little work and a LocalCluster for much), so
+    the workers start once and stay busy; the results do not depend on where they ran."""
     o = options or SweepOptions()
     p = plan.solution.problem or plan.problem
     base_p = plan.problem
+    sol = plan.solution
     out: dict = {}
-
-    def tick(kind: str, total: int):
-        return (lambda done: progress(kind, done, total)) if progress else None
-
-    if "frontier" in kinds:
-        out["frontier"] = budget_frontier(base_p, low=o.low, high=o.high, points=o.points,
-                                          progress=tick("frontier", o.points + 1))
-    if "guideline" in kinds:
-        if o.stage in p.stages:
-            band = sc.guideline_bands().get(o.stage, (0.7, 0.8))
-            out["guideline"] = guideline_price(p, stage=o.stage, band=band,
-                                               progress=tick("guideline", 21))
-        else:
-            out["guideline"] = None
-    if "tornado" in kinds:
-        out["tornado"] = tornado(p, plan.solution, delta=o.delta,
-                                 progress=tick("tornado", 2 * p.n))
-    if "uncertainty" in kinds:
-        out["uncertainty"] = monte_carlo(p, plan.solution.x, *line_ranges(sc, o.spread),
-                                         draws=o.draws, seed=o.seed,
-                                         kpis={s: st.kpi for s, st in sc.stages.items()})
-    return out
+    kpis = {s: st.kpi for s, st in sc.stages.items()}
+    guideline = "guideline" in kinds and o.stage in p.stages
+    solves = (("frontier" in kinds) * (o.points + 1) + guideline * 23
+              + ("tornado" in kinds) * 4 * p.n
+              + ("uncertainty" in kinds and o.reoptimise) * o.draws)
+    with executor(scheduler, work=solves * solve_seconds(p, sol)):
+        jobs = {}
+        if "frontier" in kinds:
+            jobs["frontier"] = start_frontier(base_p, low=o.low, high=o.high, points=o.points,
+                                              base=sol)
+        if "guideline" in kinds:
+            if guideline:
+                band = sc.guideline_bands().get(o.stage, (0.7, 0.8))
+                jobs["guideline"] = start_guideline(p, stage=o.stage, band=band, base=sol)
+            else:
+                out["guideline"] = None
+        if "tornado" in kinds:
+            jobs["tornado"] = start_tornado(p, sol, delta=o.delta)
+        if "uncertainty" in kinds:
+            low, high = line_ranges(sc, o.spread)
+            if o.reoptimise:
+                jobs["uncertainty"] = start_reoptimised(p, sol, low, high, draws=o.draws,
+                                                        seed=o.seed, kpis=kpis)
+            else:
+                out["uncertainty"] = monte_carlo(p, sol.x, low, high, draws=o.draws,
+                                                 seed=o.seed, kpis=kpis)
+        for kind, job in jobs.items():
+            total = sum(len(c) for c in job.chunks)
+            out[kind] = job.result((lambda k, t: lambda done: progress(k, done, t))(kind, total)
+                                   if progress else None)
+    return {k: out[k] for k in kinds if k in out}

@@ -13,9 +13,11 @@ from ..curves import scaled
 from ..errors import InfeasibleError
 from ..problem import Problem
 from ..solve import Solution, solve
-from .pool import map_chunks
+from .pool import Job, solve_seconds, start
 
-__all__ = ["Tornado", "tornado"]
+__all__ = ["Tornado", "tornado", "start_tornado"]
+
+CHUNK = 4  # (line, factor) items per task, two solves each
 
 
 @dataclass
@@ -52,13 +54,23 @@ def _rows(items: list[tuple[int, str]], p: Problem, base: Solution, delta: float
     return rows
 
 
+def start_tornado(p: Problem, base: Solution, *, delta: float = 0.2,
+                  tol: float = 1e-3) -> Job:
+    """Queue the tornado's solves on the executor (see `pool`); `.result()` is the Tornado."""
+    items = [(i, factor) for i in range(p.n) for factor in ("response", "unit cost")]
+    return start(_rows, items, p, base, delta, tol, chunk=CHUNK, parallel=not p.is_simple,
+                 work=2 * len(items) * solve_seconds(p, base),
+                 finish=lambda rows: _tornado(rows, base, delta, p))
+
+
 def tornado(p: Problem, base: Solution, *, delta: float = 0.2, tol: float = 1e-3,
             progress: Callable[[int], None] | None = None) -> Tornado:
     """Each line's response and unit cost moved by +-delta: re-optimised (warm-started from
-    the base plan) and held fixed; solves spread over cores."""
-    items = [(i, factor) for i in range(p.n) for factor in ("response", "unit cost")]
-    rows = map_chunks(_rows, items, p, base, delta, tol, chunk=4,
-                      parallel=not p.is_simple, progress=progress)
+    the base plan) and held fixed; solves spread over the executor's workers."""
+    return start_tornado(p, base, delta=delta, tol=tol).result(progress)
+
+
+def _tornado(rows: list[dict], base: Solution, delta: float, p: Problem) -> Tornado:
     table = pd.DataFrame(rows)
     table["swing"] = (table["high_reoptimised"] - table["low_reoptimised"]).abs()
     table = table.sort_values("swing", ascending=False, ignore_index=True)
