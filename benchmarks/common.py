@@ -76,3 +76,66 @@ def funnel_5x8(seed: int = 0, guidelines: str = "hard") -> dict:
                        **({"penalty_per_point": 500} if guidelines == "soft" else {})},
         "objective": "value",
     }
+
+
+# --- decomposition benchmarks: S-curves, thresholds, stage shares, an exact budget ---------
+
+STAGE_SHARES = {"awareness": (0.30, 0.50), "consideration": (0.15, 0.30),
+                "conversion": (0.15, 0.35), "loyalty": (0.05, 0.20), "advocacy": (0.02, 0.10)}
+
+
+def staged_hill(n: int, seed: int, *, per_line: float = 8000.0, s_range=(1.2, 3.0),
+                threshold_share: float = 0.4, shares: dict | None = None) -> Problem:
+    """n Hill S-curve lines (s > 1) over the five stages, min_if_active thresholds on about
+    `threshold_share` of them, hard stage share bands and an exact budget of per_line * n:
+    the shape of the issue-12 targets, built straight from arrays."""
+    from allocator.problem import Row
+
+    rng = np.random.default_rng(seed)
+    stages = [STAGES[i % len(STAGES)] for i in range(n)]
+    k = rng.uniform(2000, 30000, n)
+    bank = CurveBank.from_arrays("hill", vmax=rng.uniform(500, 5000, n), k=k,
+                                 s=rng.uniform(*s_range, n))
+    weight = rng.uniform(0.5, 3.0, n)
+    budget = per_line * n
+    thr = np.where(rng.random(n) < threshold_share, np.round(rng.uniform(0.2, 0.8, n) * k, -2),
+                   0.0)
+    stage_arr = np.array(stages)
+    rows = []
+    total = np.ones(n)
+    zeros = np.zeros(n)
+    for stage, (lo, hi) in (STAGE_SHARES if shares is None else shares).items():
+        m = (stage_arr == stage).astype(float)
+        rows.append(Row(f"share[stage={stage}].min", "share", m - lo * total, zeros, ">=", 0.0,
+                        f"{stage} >= {lo:.0%} of total spend"))
+        rows.append(Row(f"share[stage={stage}].max", "share", m - hi * total, zeros, "<=", 0.0,
+                        f"{stage} <= {hi:.0%} of total spend"))
+    return array_problem(bank, weight, budget, threshold=thr, stages=stages, rows=rows)
+
+
+def dp_staged(p: Problem, shares: dict | None = None, grid: int = 1000) -> float:
+    """The DP oracle for staged_hill problems: the exact optimum on a grid of budget/grid
+    units (budget, stage shares, thresholds), vectorised per line: O(n grid^2)."""
+    budget = p.budget_hi
+    unit = budget / grid
+    units = np.arange(grid + 1) * unit
+    j = np.arange(grid + 1)[:, None]
+    s = np.arange(grid + 1)[None, :]
+    stage_best = {}
+    for stage in (STAGE_SHARES if shares is None else shares):
+        best = np.full(grid + 1, -np.inf)
+        best[0] = 0.0
+        for i in [i for i in range(p.n) if p.stages[i] == stage]:
+            ok = (units <= p.hi[i] + 1e-9) & ((units == 0) | (units >= p.threshold[i] - 1e-9))
+            vals = np.where(ok, p.weight[i] * p.curve(i).value(units), -np.inf)
+            cand = np.where(s <= j, best[np.clip(j - s, 0, grid)] + vals[s], -np.inf)
+            best = cand.max(axis=1)
+        stage_best[stage] = best
+    layer = np.full(grid + 1, -np.inf)
+    layer[0] = 0.0
+    for stage, (lo, hi) in (STAGE_SHARES if shares is None else shares).items():
+        sb = stage_best[stage].copy()
+        use = np.arange(grid + 1)
+        sb[(use < np.ceil(lo * grid - 1e-9)) | (use > np.floor(hi * grid + 1e-9))] = -np.inf
+        layer = np.where(s <= j, layer[np.clip(j - s, 0, grid)] + sb[s], -np.inf).max(axis=1)
+    return float(layer[grid])

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InfeasibleError, SolverError
 from ..problem import REACH_LIMIT, Problem, violations
+from .decompose import decompose, recommended
 from .diagnose import conflict, explain
 from .milp import available_backends, solve_milp
 from .polish import polish
@@ -203,16 +204,48 @@ def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float
     return sol
 
 
-SOLVERS: dict[str, Callable[..., Solution]] = {"waterfill": _waterfill, "milp": _milp}
+SOLVERS: dict[str, Callable[..., Solution]] = {"waterfill": _waterfill, "milp": _milp,
+                                                "decompose": decompose}
+_MILP_FALLBACK = 150  # up to this many lines an uncertified decomposition is retried by MILP
+
+
+def _auto(p: Problem, **kw) -> Solution:
+    """Water-filling where it applies; else the decomposition where the Lagrangian bound is
+    tight (many lines per coupling row, or a convex problem), the MILP where it is not or
+    where the decomposition could not certify its plan (then warm from that plan)."""
+    if p.is_simple:
+        return _waterfill(p, **kw)
+    choice, why = recommended(p)
+    if choice == "milp":
+        sol = _milp(p, **kw)
+        sol.notes.append(f"solver milp: {why}")
+        return sol
+    try:
+        sol = decompose(p, **kw, repair=choice == "decompose")
+    except InfeasibleError:
+        if p.n > _MILP_FALLBACK:
+            raise
+        sol = None  # the MILP proves it, or finds the plan, with its own diagnosis
+    if sol is not None and (sol.status == "optimal" or p.n > _MILP_FALLBACK):
+        sol.notes.append(f"solver decompose: {why}")
+        return sol
+    milp = _milp(p, **{**kw, "warm": sol or kw.get("warm")})
+    milp.notes.append(f"solver milp: the decomposition did not certify its plan ({why})")
+    return milp if sol is None or milp.objective >= sol.objective else sol
 
 
 def _fixed(p: Problem, method: str, **kw) -> Solution:
-    if method == "auto":
-        method = "waterfill" if p.is_simple else "milp"
-    if method not in SOLVERS:
+    if method not in SOLVERS and method != "auto":
         raise SolverError(f"unknown solver '{method}'; choose one of: auto, "
                           f"{', '.join(SOLVERS)}")
-    return SOLVERS[method](p, **kw)
+    sol = _auto(p, **kw) if method == "auto" else SOLVERS[method](p, **kw)
+    if p.baseline is not None and _feasible(p, p.baseline) and \
+            p.objective(p.baseline) > sol.objective:
+        # never a plan worse than what runs today (a certified plan may sit within its gap)
+        sol.x, sol.objective = p.baseline.copy(), p.objective(p.baseline)
+        sol.bound = max(sol.bound, sol.objective)
+        sol.notes.append("today's spend is at least as good as the plan found: kept")
+    return sol
 
 
 def _target_efficiency(p: Problem, method: str, **kw) -> Solution:
