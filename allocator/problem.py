@@ -200,17 +200,18 @@ def _mroas_range(curve: cv.Curve, revenue: float, m: float, hi: float) -> tuple[
 
     if revenue <= 0 or hi <= 0:
         return 0.0, 0.0
-    if isinstance(curve, cv.Points):  # slopes per segment: the longest run that earns m
-        pts = np.r_[np.array(curve.spend), np.inf]
-        good = revenue * np.r_[np.array(curve._slopes), 0.0] >= m
-        best, run = (0.0, 0.0), None
-        for k, g in enumerate(good):
-            run = (run if run is not None else k) if g else None
-            if run is not None:  # f' is the right derivative: stop a hair before a kink
-                a, b = pts[run], min(pts[run] + (pts[k + 1] - pts[run]) * (1 - 1e-9), hi)
-                if a < hi and b - a > best[1] - best[0]:
-                    best = (a, b)
-        return best
+    if isinstance(curve, cv.Points):
+        # slopes per segment; where several separate runs earn the floor, their hull: a
+        # relaxation (the bound stays valid) whose plans the exact check then filters
+        pts = np.array(curve.spend)
+        good = np.flatnonzero(revenue * np.array(curve._slopes) >= m)
+        good = good[pts[good] < hi]
+        if not len(good):
+            return 0.0, 0.0
+        a, k = float(pts[good[0]]), int(good[-1])
+        # f' is the right derivative: stop a hair before the kink that ends the last run
+        b = a + (float(pts[k + 1]) - a) * (1 - 1e-9) if k + 1 < len(pts) else hi
+        return a, min(b, hi)
     peak = min(float(getattr(curve, "inflection", 0.0)), hi)
     if not ok(peak):
         return 0.0, 0.0
