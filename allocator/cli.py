@@ -404,11 +404,12 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
     from .fit.scenario_writer import parse_period, scenario_text
     from .output import atomic_folder, atomic_write_text, check_target, holds
 
+    inputs = [*exports, *([mapping] if mapping is not None else [])]
+    # an --out that is an input is the graver mistake: say that first
+    check_target(out, force=force, inputs=inputs, folder=False)  # again when writing
     if out.suffix.lower() not in (".yaml", ".yml"):  # `plan` reads the file by its suffix
         raise AllocatorError(f"--out {out}: fit writes a YAML scenario; give a name ending "
                              "in .yaml or .yml, e.g. fitted.yaml")
-    inputs = [*exports, *([mapping] if mapping is not None else [])]
-    check_target(out, force=force, inputs=inputs, folder=False)  # again when writing
     if charts is not None:
         if holds(charts, out):
             raise AllocatorError(f"--charts {charts}: is or holds the --out file {out}; "
