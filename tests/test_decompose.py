@@ -18,7 +18,7 @@ from benchmarks.common import array_problem, dp_staged, random_hill, staged_hill
 
 from .checks import objective_of, scenario_violations
 from .strategies import cases
-from .test_solver import THREE, brute, dp_of, line, random_problem, scenario
+from .test_solver import CONSTRAINT_KINDS, THREE, brute, dp_of, line, random_problem, scenario
 
 
 @pytest.fixture(autouse=True)
@@ -126,17 +126,11 @@ def test_decompose_and_milp_agree_within_their_gaps(seed):
 # --- every constraint kind -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra", [
-    {"constraints": [{"select": {"stage": "conversion"}, "cpa_max": 20}]},
-    {"constraints": [{"select": {}, "roas_min": 0.6}]},
-    {"pools": [{"lines": {"stage": "conversion"}, "source": {"stage": "consideration"},
-                "rate": 0.12}]},
-    {"constraints": [{"select": {"stage": "consideration"}, "outcome": {"min": 1200}}]},
-    {"constraints": [{"select": {"stage": "awareness"}, "outcome": {"max": 15000}}]},
-    {"constraints": [{"select": {"stage": "awareness"}, "share": {"min": 0.2, "max": 0.5}}]},
-    {"guidelines": {"bands": {"awareness": {"min": 0.5, "max": 0.8}},
-                    "enforce": "soft", "penalty_per_point": 5}},
-], ids=["cpa", "roas", "pool", "floor", "ceiling", "share", "soft-guideline"])
+KINDS = {**CONSTRAINT_KINDS, "share": {"constraints": [
+    {"select": {"stage": "awareness"}, "share": {"min": 0.2, "max": 0.5}}]}}
+
+
+@pytest.mark.parametrize("extra", list(KINDS.values()), ids=list(KINDS))
 def test_every_constraint_kind_against_brute_force(extra):
     sc = scenario(THREE, budget=10_000, **extra)
     _, sol = checked(sc)

@@ -180,16 +180,22 @@ def brute(sc, exact=True, points=161):
                        budget, len(sc.lines), points=points, exact=exact)
 
 
-@pytest.mark.parametrize("extra", [
-    {"constraints": [{"select": {"stage": "conversion"}, "cpa_max": 20}]},
-    {"constraints": [{"select": {}, "roas_min": 0.6}]},
-    {"pools": [{"lines": {"stage": "conversion"}, "source": {"stage": "consideration"},
-                "rate": 0.12}]},
-    {"constraints": [{"select": {"stage": "consideration"}, "outcome": {"min": 1200}}]},
-    {"constraints": [{"select": {"stage": "awareness"}, "outcome": {"max": 15000}}]},
-    {"guidelines": {"bands": {"awareness": {"min": 0.5, "max": 0.8}},
-                    "enforce": "soft", "penalty_per_point": 5}},
-], ids=["cpa", "roas", "pool", "floor", "ceiling", "soft-guideline"])
+# one scenario extension per constraint kind, on the THREE lines (test_decompose uses it too)
+CONSTRAINT_KINDS = {
+    "cpa": {"constraints": [{"select": {"stage": "conversion"}, "cpa_max": 20}]},
+    "roas": {"constraints": [{"select": {}, "roas_min": 0.6}]},
+    "pool": {"pools": [{"lines": {"stage": "conversion"},
+                        "source": {"stage": "consideration"}, "rate": 0.12}]},
+    "floor": {"constraints": [{"select": {"stage": "consideration"},
+                               "outcome": {"min": 1200}}]},
+    "ceiling": {"constraints": [{"select": {"stage": "awareness"},
+                                 "outcome": {"max": 15000}}]},
+    "soft-guideline": {"guidelines": {"bands": {"awareness": {"min": 0.5, "max": 0.8}},
+                                      "enforce": "soft", "penalty_per_point": 5}},
+}
+
+
+@pytest.mark.parametrize("extra", list(CONSTRAINT_KINDS.values()), ids=list(CONSTRAINT_KINDS))
 def test_constraints_against_brute_force(extra):
     sc = scenario(THREE, budget=10_000, **extra)
     _, sol = solved(sc)

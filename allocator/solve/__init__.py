@@ -198,10 +198,7 @@ def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float
         [r not in ("budget", "reach") for r in p.hi_reason])
     for i in np.flatnonzero(at_cap & (marginal > mu)):
         sol.shadow_prices[f"line:{p.names[i]}.max"] = float(marginal[i] - mu)
-    if p.baseline is not None and _feasible(p, p.baseline) and p.objective(p.baseline) > \
-            sol.objective:  # pragma: no cover - the exact optimum cannot lose; kept as a guard
-        sol = replace(sol, x=p.baseline, objective=p.objective(p.baseline))
-    return sol
+    return sol  # (a feasible baseline better than this is kept by _fixed, for every method)
 
 
 SOLVERS: dict[str, Callable[..., Solution]] = {"waterfill": _waterfill, "milp": _milp,
@@ -405,8 +402,9 @@ def _final_check(sol: Solution) -> None:
         raise SolverError("internal error: the solver's plan breaks "
                           + ("; ".join(broken[:3]) or "finiteness")
                           + ". This is a bug in allocator; please report it with the scenario")
-    if not math.isfinite(sol.bound) or sol.bound < sol.objective - 1e-9 * max(
-            abs(sol.objective), 1.0):
-        sol.bound = max(sol.bound, sol.objective) if math.isfinite(sol.bound) else math.inf
-    if sol.status == "optimal" and not math.isfinite(sol.bound):
-        sol.status = "feasible"
+    if not math.isfinite(sol.bound):  # no proven bound (nan included): never "optimal"
+        sol.bound = math.inf
+        if sol.status == "optimal":
+            sol.status = "feasible"
+    elif sol.bound < sol.objective - 1e-9 * max(abs(sol.objective), 1.0):
+        sol.bound = sol.objective  # rounding: a bound never reads below its own plan
