@@ -251,8 +251,13 @@ class Checker:
     def excess(self, X: np.ndarray, rel: float = 1e-6) -> dict[str, np.ndarray]:
         """Per constraint, how far each plan breaks it beyond the tolerance (> 0: broken).
 
-        Tolerances are `rel` of the constraint's own size: the total spend, the outcome, or
-        for a ratio (CPA, ROAS, pool) both sides added, as the product's own check does."""
+        Tolerances are `rel` of the constraint's own size, as the product's own check does:
+        the total spend for the budget and shares; a line's own bound for its min, max and
+        min_if_active; the group's spend (or its bound) for a spend row, its outcome (or its
+        bound) for an outcome row, never the spend; for a ratio (CPA, ROAS, pool) both sides
+        added. A tolerance measured in another quantity (an outcome row within rel of the
+        group's spend, a line's max within rel of the total) would accept plans that break
+        the row by far more than rel of its own size."""
         sc = self.sc
         X = np.atleast_2d(np.asarray(X, dtype=float))
         Y = self.outcomes(X)
@@ -271,18 +276,18 @@ class Checker:
                 add("budget min", sc.budget.min - total - tol)
         for i, line in enumerate(sc.lines):
             xi = X[:, i]
-            add(f"line {line.name} min", np.maximum(line.min, 0.0) - xi - tol)
+            add(f"line {line.name} min", np.maximum(line.min, 0.0) - xi
+                - rel * max(line.min, 1.0))
             if line.max is not None:
-                add(f"line {line.name} max", xi - line.max - tol)
+                add(f"line {line.name} max", xi - line.max - rel * max(line.max, 1.0))
             if line.min_if_active:
-                # 0 or at least min_if_active
+                # 0 (dust up to tol) or at least min_if_active
                 add(f"line {line.name} min_if_active",
-                    np.minimum(xi - tol, line.min_if_active - tol - xi))
+                    np.minimum(xi - tol, line.min_if_active * (1 - rel) - rel - xi))
         rev_y = self.rev * Y
         for k, c in enumerate(sc.constraints):
             m = self.members(c.select)
             spend, outcome = X[:, m].sum(axis=1), Y[:, m].sum(axis=1)
-            scale = np.maximum(np.maximum(spend, outcome), 1.0)
             tag = f"constraint {k} [{c.select.label}]"
             if c.share:
                 if c.share.min is not None:
@@ -291,21 +296,25 @@ class Checker:
                     add(f"{tag} share max", spend - c.share.max * total - tol)
             if c.spend:
                 if c.spend.min is not None:
-                    add(f"{tag} spend min", c.spend.min - spend - tol)
+                    add(f"{tag} spend min", c.spend.min - spend
+                        - rel * np.maximum(np.maximum(spend, c.spend.min), 1.0))
                 if c.spend.max is not None:
-                    add(f"{tag} spend max", spend - c.spend.max - tol)
+                    add(f"{tag} spend max", spend - c.spend.max
+                        - rel * np.maximum(np.maximum(spend, c.spend.max), 1.0))
             if c.outcome:
                 if c.outcome.min is not None:
-                    add(f"{tag} outcome min", c.outcome.min - outcome - rel * scale)
+                    add(f"{tag} outcome min", c.outcome.min - outcome
+                        - rel * np.maximum(np.maximum(outcome, abs(c.outcome.min)), 1.0))
                 if c.outcome.max is not None:
-                    add(f"{tag} outcome max", outcome - c.outcome.max - rel * scale)
+                    add(f"{tag} outcome max", outcome - c.outcome.max
+                        - rel * np.maximum(np.maximum(outcome, abs(c.outcome.max)), 1.0))
             if c.cpa_max is not None:
                 add(f"{tag} cpa_max", spend - c.cpa_max * outcome
-                    - rel * np.maximum(spend + c.cpa_max * outcome, scale * c.cpa_max))
+                    - rel * np.maximum(spend + c.cpa_max * outcome, 1.0))
             if c.roas_min is not None:
                 r = rev_y[:, m].sum(axis=1)
                 add(f"{tag} roas_min", c.roas_min * spend - r
-                    - rel * np.maximum(c.roas_min * spend + r, np.maximum(total, 1.0)))
+                    - rel * np.maximum(c.roas_min * spend + r, 1.0))
             if c.marginal_roas_min is not None:
                 add(f"{tag} marginal_roas_min",
                     self._mroas_excess(X, m, c.marginal_roas_min, tol, rel))
@@ -325,14 +334,13 @@ class Checker:
         if sc.mode.value == "target_efficiency" and t is not None:
             m = self.members(t.select)
             spend, outcome = X[:, m].sum(axis=1), Y[:, m].sum(axis=1)
-            scale = np.maximum(np.maximum(spend, outcome), 1.0)
             if t.cpa_max is not None:
                 add("target cpa_max", spend - t.cpa_max * outcome
-                    - rel * np.maximum(spend + t.cpa_max * outcome, scale * t.cpa_max))
+                    - rel * np.maximum(spend + t.cpa_max * outcome, 1.0))
             if t.roas_min is not None:
                 r = rev_y[:, m].sum(axis=1)
                 add("target roas_min", t.roas_min * spend - r
-                    - rel * np.maximum(t.roas_min * spend + r, np.maximum(total, 1.0)))
+                    - rel * np.maximum(t.roas_min * spend + r, 1.0))
         return out
 
     def _mroas_excess(self, X, m, floor, tol, rel) -> np.ndarray:
