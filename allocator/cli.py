@@ -12,8 +12,9 @@ import click
 from . import __version__
 from .analysis.suite import KINDS, SweepOptions, run_analyses
 from .errors import AllocatorError, ScenarioError
-from .plan import format_table, plan_scenario
-from .report import write_plan_folder
+from .outputs.console import format_table
+from .outputs.folders import write_plan_folder
+from .plan import plan_scenario
 from .scenario import json_schema, load_scenario
 from .solve import DEFAULT_TOL, SOLVERS
 from .variants import load_variants, variant_scenario
@@ -107,7 +108,7 @@ def init(path: Path, template: str, force: bool) -> None:
       allocator init my_plan.yaml
       allocator init --template b2b_saas_leads leads.yaml
     """
-    from .output import atomic_write_text, check_target
+    from .outputs.atomic import atomic_write_text, check_target
 
     check_target(path, force=force, option="", folder=False)
     if path.suffix.lower() not in (".yaml", ".yml"):
@@ -180,7 +181,7 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
     if not 0 < tol < 1:
         raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
     if out is not None:  # before spending time on a solve; checked again when writing
-        from .output import check_target
+        from .outputs.atomic import check_target
 
         check_target(out, force=force, inputs=[file])
     overrides = list(sets)
@@ -276,7 +277,7 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
     _require(0 <= spread < 1, "--spread", "from 0 to below 1 (0.2 = 20 %)", spread)
     names = [f"{kind}.{ext}" for ext in ("csv", "png", "svg")]
     if out is not None:  # before spending time on the sweep; checked again when writing
-        from .output import check_files
+        from .outputs.atomic import check_files
 
         check_files(out, names, force=force, inputs=[file])
     sc = load_scenario(file, list(sets))
@@ -297,8 +298,8 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
     else:
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     if out is not None:
-        from . import charts
-        from .output import atomic_files
+        from .outputs import charts
+        from .outputs.atomic import atomic_files
 
         maker = {"frontier": charts.frontier, "guideline": charts.guideline,
                  "tornado": charts.tornado, "uncertainty": charts.uncertainty}[kind]
@@ -336,13 +337,15 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
       allocator compare scenarios/d2c_ecommerce.yaml --variant "no tiktok" --format csv
       allocator compare base.yaml q4_prices.yaml --out plans/q4-check
     """
-    from .compare import compare_variants, format_comparison
-    from .comparison_report import comparison_json, write_comparison_folder
+    from .analysis.compare import compare_variants
+    from .outputs.console import format_comparison
+    from .outputs.folders import write_comparison_folder
+    from .outputs.json import comparison_json
 
     if not 0 < tol < 1:
         raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
     if out is not None:  # before spending time on the solves; checked again when writing
-        from .output import check_target
+        from .outputs.atomic import check_target
 
         check_target(out, force=force, inputs=files)
     variants = load_variants(list(files), list(names) or None)
@@ -402,7 +405,7 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
     """
     from .fit.pipeline import fit_exports, quality_table
     from .fit.scenario_writer import parse_period, scenario_text
-    from .output import atomic_folder, atomic_write_text, check_target, holds
+    from .outputs.atomic import atomic_folder, atomic_write_text, check_target, holds
 
     inputs = [*exports, *([mapping] if mapping is not None else [])]
     # an --out that is an input is the graver mistake: say that first
@@ -443,8 +446,8 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
     if charts is None:
         atomic_write_text(out, text, force=force, inputs=inputs)
     else:
-        from . import charts as chart_module
         from .fit.fit_charts import fit_chart
+        from .outputs import charts as chart_module
 
         with atomic_folder(charts, force=force, inputs=inputs, option="--charts") as tmp_dir:
             for f in run.fits:

@@ -2,14 +2,14 @@
 binding constraints with shadow prices, the change against the baseline; and its export.
 
 A Plan is computed from the scenario, the compiled problem and the solver's solution; it
-never solves. Its files are written by `report.write_plan_folder`.
+never solves. What people read of it (console, CSV, JSON, Excel, charts, report) is
+written by `allocator.outputs`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .scenario import Scenario
 from .solve import Solution
 from .solve.prices import binding
 
-__all__ = ["Plan", "make_plan", "plan_scenario", "format_table", "input_hash"]
+__all__ = ["Plan", "make_plan", "plan_scenario", "input_hash"]
 
 
 @dataclass
@@ -220,59 +220,6 @@ def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
         plan.baseline_objective = p.objective(p.baseline)
         plan.baseline_violations = violations(p, p.baseline)
     return plan
-
-
-# --- console ---------------------------------------------------------------------------------
-
-
-def _money(v: float) -> str:
-    return "" if v is None or not math.isfinite(v) else f"{v:,.0f}"
-
-
-def format_table(plan: Plan) -> str:
-    """The plan as a readable console table."""
-    s, cur = plan.solution, plan.currency
-    out = [f"{plan.scenario.name}: {s.status}, {plan.objective_label} "
-           f"{plan.shown(s.objective):,.2f}",
-           f"certified: at most {s.gap:.3%} below the best plan (bound {s.bound:,.2f}); "
-           f"solver {s.method}, {s.seconds:.2f} s",
-           f"total spend {cur} {plan.total_spend:,.0f}"]
-    if plan.baseline_objective is not None:
-        base = plan.baseline_objective
-        better = s.objective - base
-        broken = plan.baseline_violations
-        feas = "" if not broken else (f" (today's spend breaks {len(broken)} constraint"
-                                      f"{'s' if len(broken) > 1 else ''}: "
-                                      f"{broken[0].split(': ', 1)[-1]}"
-                                      f"{', ...' if len(broken) > 1 else ''})")
-        out.append(f"baseline {plan.objective_label} {base:,.2f}; plan is {better:+,.2f}"
-                   f"{'' if base == 0 else f' ({better / abs(base):+.1%})'}{feas}")
-    out.extend(f"note: {n}" for n in s.notes)
-    cols = ["line", "stage", "platform", "spend", "share_of_total", "outcome", "unit_cost",
-            "unit_cost_label", "roas", "next_1k"]
-    if "baseline" in plan.lines:
-        cols += ["baseline", "change"]
-    lines = plan.lines.assign(next_1k=plan.lines["marginal_return"] * 1000)
-    df = lines[cols].rename(columns={"next_1k": f"next {cur} 1k buys"})
-    fmt = {"spend": _money, "outcome": _money, "baseline": _money,
-           "change": lambda v: f"{v:+,.0f}",
-           "share_of_total": lambda v: f"{v:.1%}",
-           "unit_cost": lambda v: "" if not math.isfinite(v) else f"{v:,.2f}",
-           "roas": lambda v: "" if not math.isfinite(v) else f"{v:.2f}",
-           f"next {cur} 1k buys": lambda v: f"{v:,.2f}"}
-    out += ["", df.to_string(index=False, formatters=fmt, na_rep="")]
-    st = plan.stages[["stage", "spend", "share_of_total", "outcome", "kpi", "unit_cost",
-                      "unit_cost_label", "roas"]]
-    out += ["", st.to_string(index=False, formatters=fmt, na_rep="")]
-    bind = plan.constraints[plan.constraints["binding"]]
-    if len(bind):
-        out += ["", "binding constraints:"]
-        for _, row in bind.iterrows():
-            meaning = f": {row['meaning']}" if row["meaning"] else ""
-            out.append(f"  {row['rule']}{meaning}")
-    if plan.violations:
-        out += ["", "CONSTRAINTS BROKEN (please report):", *plan.violations]
-    return "\n".join(out)
 
 
 # --- files -----------------------------------------------------------------------------------

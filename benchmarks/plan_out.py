@@ -33,8 +33,8 @@ def _clock() -> tuple[float, float]:
 def phases(path: Path, scheduler: str | None) -> dict[str, float]:
     from allocator.analysis import pool
     from allocator.analysis.suite import run_analyses
+    from allocator.outputs.folders import write_plan_folder
     from allocator.plan import plan_scenario
-    from allocator.report import write_plan_folder
     from allocator.scenario import load_scenario
 
     out: dict[str, float] = {}

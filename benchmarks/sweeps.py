@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from allocator.analysis import budget_frontier, guideline_price, tornado  # noqa: E402
 from allocator.analysis.suite import run_analyses  # noqa: E402
+from allocator.outputs.folders import write_plan_folder  # noqa: E402
 from allocator.plan import plan_scenario  # noqa: E402
-from allocator.report import write_plan_folder  # noqa: E402
 from allocator.scenario import load_scenario  # noqa: E402
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from allocator.errors import AllocatorError, InfeasibleError
-from allocator.plan import format_table, plan_scenario
+from allocator.outputs.console import format_table
+from allocator.plan import plan_scenario
 
 from .checks import Checker, share_point
 from .oracle import best_feasible, local_search, scenario_grid

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from allocator import charts
 from allocator.analysis import budget_frontier, guideline_price, monte_carlo, tornado
 from allocator.analysis.suite import SweepOptions, run_analyses
+from allocator.outputs import charts
 from allocator.plan import plan_scenario
 from allocator.problem import compile_problem
 from allocator.scenario import load_scenario, scenario_from_data

@@ -14,12 +14,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from allocator import charts
 from allocator.analysis.suite import SweepOptions, run_analyses
 from allocator.cli import main
 from allocator.errors import ScenarioError
 from allocator.fit.mapping import load_mapping
 from allocator.fit.readers import ExportError, read_export
+from allocator.outputs import charts
 from allocator.plan import plan_scenario
 from allocator.scenario import load_scenario, load_scenario_text
 from allocator.source import parse_text

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from allocator.analysis.compare import compare_variants
 from allocator.cli import main
-from allocator.compare import compare_variants, format_comparison
-from allocator.comparison_report import write_comparison_folder
 from allocator.curves import Hill
 from allocator.errors import AllocatorError, ScenarioError
+from allocator.outputs.console import format_comparison
+from allocator.outputs.folders import write_comparison_folder
 from allocator.plan import plan_scenario
 from allocator.scenario import VariantSpec, load_scenario, load_scenario_text
 from allocator.session import WhatIf

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from allocator.analysis import pool
+from allocator.analysis.compare import compare_variants
 from allocator.analysis.frontier import budget_frontier
 from allocator.analysis.robust import robust_frontier
 from allocator.analysis.suite import line_ranges
 from allocator.analysis.uncertainty import monte_carlo_reoptimised, start_reoptimised
 from allocator.cli import main
-from allocator.compare import compare_variants
 from allocator.errors import AllocatorError
 from allocator.plan import plan_scenario
 from allocator.scenario import load_scenario

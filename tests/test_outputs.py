@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from allocator import output
 from allocator.cli import main
 from allocator.errors import AllocatorError
-from allocator.output import atomic_files, atomic_folder, atomic_write_text
+from allocator.outputs import atomic as output
+from allocator.outputs.atomic import atomic_files, atomic_folder, atomic_write_text
 
 from .conftest import ROOT
 
@@ -148,7 +148,7 @@ def test_a_second_writer_of_the_same_target_is_refused(tmp_path):
 SLOW_PLAN = r"""
 import sys, time
 from pathlib import Path
-import allocator.report as report
+import allocator.outputs.excel as report
 
 ready, release = Path(sys.argv[1]), Path(sys.argv[2])
 real = report.write_workbook

@@ -10,8 +10,9 @@ from openpyxl import load_workbook
 
 from allocator.analysis.suite import SweepOptions, run_analyses
 from allocator.cli import main
+from allocator.outputs.folders import write_plan_folder
+from allocator.outputs.html import render_html
 from allocator.plan import plan_scenario
-from allocator.report import render_html, write_plan_folder
 from allocator.scenario import load_scenario
 
 from .browser import needs_chromium, render

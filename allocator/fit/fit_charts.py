@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..charts import _money_axis, count, money, plt, stage_colours
+from ..outputs.charts import _money_axis, count, money, plt, stage_colours
 from .fitting import Fit
 from .mapping import KPI_WORDS
 

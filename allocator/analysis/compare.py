@@ -3,22 +3,21 @@ the base (the first column) in currency and per cent.
 
 The comparison is a long table, one row per metric: totals, each stage's spend, share,
 KPI and unit cost, each platform's spend and share, revenue, ROAS, objective and gap.
-Nothing here draws or writes files (see `charts` and `report`).
+Nothing here draws or writes files (see `allocator.outputs`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .plan import Plan, plan_scenario
-from .variants import Variant
+from ..plan import Plan, plan_scenario
+from ..variants import Variant
 
-__all__ = ["Comparison", "compare_variants", "format_comparison", "formatted"]
+__all__ = ["Comparison", "compare_variants", "line_spend", "tabulate"]
 
 
 @dataclass
@@ -125,9 +124,9 @@ def compare_variants(variants: list[Variant], *, progress: Callable[[str], None]
     base (faster, never a different certified answer), as tasks on the executor
     (`analysis.pool`: `scheduler`, else ALLOCATOR_SCHEDULER, else in-process for a few
     variants and a LocalCluster for many). Tasks ship Problems and return Solutions."""
-    from .analysis.pool import executor, solve_seconds, start
-    from .plan import make_plan
-    from .problem import compile_problem
+    from ..plan import make_plan
+    from ..problem import compile_problem
+    from .pool import executor, solve_seconds, start
 
     base = plan_scenario(variants[0].scenario, **solve_options)
     if progress:
@@ -152,77 +151,16 @@ def compare_variants(variants: list[Variant], *, progress: Callable[[str], None]
 
 
 def _solve_all(problems: list, warm, options: dict) -> list:
-    from .solve import solve
+    from ..solve import solve
 
     return [solve(p, warm=warm, **options) for p in problems]
 
 
-def format_cell(value: float, unit: str) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    if unit == "%":
-        return f"{value:.1%}"
-    if unit == "gap":
-        return f"{value:.3%}"
-    if abs(value) < 0.005:
-        return "0"
-    if unit == "x":
-        return f"{value:.2f}"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
-
-
-def format_change(value: float, base: float, unit: str) -> str:
-    if not (math.isfinite(value) and math.isfinite(base)) \
-            or abs(value - base) <= 1e-6 * max(abs(base), 1.0):  # same within the solver's noise
-        return ""
-    if unit == "gap":
-        return ""
-    if unit == "%":
-        return f" ({(value - base) * 100:+.1f} pt)"
-    if unit == "x":
-        return f" ({value - base:+.2f})"
-    rel = f", {(value - base) / abs(base):+.1%}" if base else ""
-    diff = value - base
-    return f" ({diff:+,.0f}{rel})" if abs(diff) >= 100 else f" ({diff:+,.2f}{rel})"
-
-
-def formatted(cmp: Comparison, change: Callable[[str, float], str] | None = None
-              ) -> pd.DataFrame:
-    """The comparison as text: one row per metric (its unit in the name), each variant's
-    cell with its change from the base. `change(text, delta)` may decorate the change."""
-    labels = cmp.labels
-    rows = []
-    for _, r in cmp.table.iterrows():
-        unit = r["unit"]
-        name = r["metric"] + (f" ({unit})" if unit not in ("", "%", "x", "gap") else "")
-        row = {"section": r["section"], "metric": name,
-               labels[0]: format_cell(r[labels[0]], unit)}
-        for lab in labels[1:]:
-            text = format_change(r[lab], r[labels[0]], unit).strip()
-            if text and change is not None:
-                text = change(text, r[lab] - r[labels[0]])
-            row[lab] = format_cell(r[lab], unit) + (f" {text}" if text else "")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["section", "metric", *labels])
-
-
-def format_comparison(cmp: Comparison) -> str:
-    """The comparison as a console table: values, and each variant's change from the base."""
-    labels = cmp.labels
-    head = ["", *labels]
-    body = []
-    section = None
-    for _, r in formatted(cmp).iterrows():
-        if r["section"] != section:
-            section = r["section"]
-            body.append([section.upper()] + [""] * len(labels))
-        body.append([f"  {r['metric']}", *r[labels]])
-    widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)
-                       for k, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in [head, *body]]
-    lines.insert(1, "-" * len(lines[0]))
-    notes = [f"{v.label}: {v.description}" for v in cmp.variants if v.description]
-    status = [f"{lab}: {p.solution.status}, gap {p.solution.gap:.3%}"
-              for lab, p in zip(labels, cmp.plans, strict=True) if p.solution.status != "optimal"]
-    return "\n".join(lines + ([""] + notes if notes else []) + status)
+def line_spend(cmp: Comparison) -> pd.DataFrame:
+    """Spend per line (rows) and variant (columns)."""
+    out = None
+    for label, plan in zip(cmp.labels, cmp.plans, strict=True):
+        df = plan.lines[["line", "stage", "platform", "spend"]].rename(columns={"spend": label})
+        out = df if out is None else out.merge(df, on=["line", "stage", "platform"],
+                                               how="outer", sort=False)
+    return out.fillna(0.0)

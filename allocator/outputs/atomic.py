@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .errors import AllocatorError
+from ..errors import AllocatorError
 
 try:
     import fcntl

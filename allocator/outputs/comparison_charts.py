@@ -11,8 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from ..analysis.compare import Comparison
 from .charts import BASELINE, _fmt_objective, _money_axis, money, plt, stage_colours
-from .compare import Comparison
 
 __all__ = ["variant_allocation", "waterfall", "kpi_changes", "comparison_charts"]
 

@@ -1,6 +1,7 @@
-"""The finance report (one self-contained HTML file) and the Excel workbook.
+"""The finance reports as HTML: the plan's report and the comparison's, each one
+self-contained file.
 
-Both are written from a finished Plan and its analyses; nothing here solves. Charts are
+Both are written from finished plans and analyses; nothing here solves. Charts are
 embedded as base64 PNG so the HTML opens anywhere without a network.
 """
 
@@ -9,20 +10,21 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 from pathlib import Path
 
 import jinja2
 import numpy as np
 import pandas as pd
-import yaml
 
-from . import __version__, charts
-from .output import atomic_folder
-from .plan import Plan, input_hash
+from .. import __version__
+from ..analysis.compare import Comparison, line_spend
+from ..plan import Plan, input_hash
+from . import charts
+from .comparison_charts import comparison_charts
+from .console import formatted
 
-__all__ = ["render_html", "write_workbook", "write_charts", "write_plan_folder"]
+__all__ = ["render_html", "render_comparison_html"]
 
 
 # the templates build HTML from pre-formatted table markup; text fields are escaped there
@@ -210,72 +212,55 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
     )
 
 
-def write_workbook(plan: Plan, analyses: dict | None, path: Path) -> None:
-    """plan.xlsx: summary, plan, stages, platforms, constraints, sensitivity, inputs."""
-    analyses = analyses or {}
-    summary = pd.DataFrame(
-        [(k, json.dumps(v) if isinstance(v, (list, dict)) else v)
-         for k, v in plan.summary().items()], columns=["item", "value"])
-    inputs = pd.DataFrame([{
-        "line": line.name, "stage": line.stage, "platform": line.platform,
-        "curve": json.dumps(line.curve.model_dump(exclude_none=True)),
-        "min": line.min, "max": line.max, "min_if_active": line.min_if_active,
-        "baseline": line.baseline} for line in plan.scenario.lines])
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        summary.to_excel(xl, sheet_name="summary", index=False)
-        plan.lines.to_excel(xl, sheet_name="plan", index=False)
-        plan.stages.to_excel(xl, sheet_name="stages", index=False)
-        plan.platforms.to_excel(xl, sheet_name="platforms", index=False)
-        plan.constraints.to_excel(xl, sheet_name="constraints", index=False)
-        for key in ("frontier", "guideline", "tornado", "uncertainty"):
-            if analyses.get(key) is not None:
-                analyses[key].table.to_excel(xl, sheet_name=key, index=False)
-        inputs.to_excel(xl, sheet_name="inputs", index=False)
-        autofit_columns(xl)
+# --- comparison ------------------------------------------------------------------------------
 
 
-def autofit_columns(xl: pd.ExcelWriter) -> None:
-    """Readable column widths on every sheet (openpyxl has no auto-fit)."""
-    for sheet in xl.book.worksheets:
-        for column in sheet.columns:
-            width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
-            sheet.column_dimensions[column[0].column_letter].width = min(max(10, width), 50)
+def _objective_text(cmp: Comparison, v: float) -> str:
+    goal = cmp.plans[0].problem.goal
+    return f"{v:,.1f}" if goal == "conversions" else f"{cmp.currency} {v:,.0f}"
 
 
-def write_charts(plan: Plan, analyses: dict | None, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, fig in charts.all_charts(plan, analyses or {}).items():
-        charts.save(fig, folder / name)
+def _comparison_table(cmp: Comparison) -> str:
+    """Metrics x variants; each variant's cell also shows its change from the base."""
+    def tint(text: str, delta: float) -> str:
+        return f'<span class="{"pos" if delta > 0 else "neg"} small">{html.escape(text)}</span>'
+
+    return _table(formatted(cmp, tint), {"section": None, "metric": None,
+                                         **{lab: (lambda v: v) for lab in cmp.labels}})
 
 
-def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = None,
-                      force: bool = False, source: str | Path | None = None,
-                      report: bool = True) -> Path:
-    """Write the plan folder atomically: plan.csv, plan.json, plan.xlsx, the resolved
-    scenario and (with `report`) charts/ and report.html all go to a temporary folder beside
-    the target, which replaces the target only when complete."""
-    with atomic_folder(out, force=force, inputs=[source] if source else []) as tmp:
-        plan.lines.to_csv(tmp / "plan.csv", index=False)
-        data = plan.to_dict()
-        if source is not None:
-            data["tool"]["input"] = str(source)
-            data["tool"]["input_sha256"] = input_hash(source)
-        (tmp / "plan.json").write_text(json.dumps(data, indent=2, allow_nan=False,
-                                                  default=str), encoding="utf-8")
-        write_workbook(plan, analyses, tmp / "plan.xlsx")
-        resolved = plan.scenario.model_dump(mode="json", exclude_none=True,
-                                            exclude={"variants"} if not plan.scenario.variants
-                                            else None)
-        header = (f"# resolved scenario written by allocator {__version__}"
-                  + (f" from {source} (sha256 {data['tool']['input_sha256']})" if source else "")
-                  + "\n")
-        (tmp / "scenario.resolved.yaml").write_text(
-            header + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True),
-            encoding="utf-8")
-        if report:
-            write_charts(plan, analyses, tmp / "charts")
-            (tmp / "report.html").write_text(render_html(plan, analyses, source),
-                                             encoding="utf-8")
-    return Path(out)
-
-
+def render_comparison_html(cmp: Comparison, sources: list[str | Path]) -> str:
+    base = cmp.plans[0]
+    sc = base.scenario
+    name, values = cmp.objective()
+    cards = []
+    for k, (label, plan) in enumerate(zip(cmp.labels, cmp.plans, strict=True)):
+        delta = values[k] - values[0]
+        cards.append({"label": label, "objective": _objective_text(cmp, values[k]),
+                      "spend": charts.money(plan.total_spend, cmp.currency),
+                      "delta_value": delta,
+                      "delta": "" if k == 0 else (f"{delta:+,.0f}" + (
+                          f" ({delta / abs(values[0]):+.1%})" if values[0] else ""))})
+    status = [f"'{lab}' is {p.solution.status} with gap {p.solution.gap:.3%}"
+              + (f" ({'; '.join(p.solution.notes)})" if p.solution.notes else "")
+              for lab, p in zip(cmp.labels, cmp.plans, strict=True)
+              if p.solution.status != "optimal"]
+    figs = comparison_charts(cmp)
+    alts = {"allocation_by_variant": "spend by stage for every variant",
+            "waterfall_stage": "where the money moves by stage, base to each variant",
+            "waterfall_platform": "where the money moves by platform, base to each variant",
+            "kpi_changes": "change of every KPI against the base"}
+    spend = line_spend(cmp)
+    line_fmt = {"line": None, "stage": None, "platform": None,
+                **{lab: _num for lab in cmp.labels}}
+    return TEMPLATES.get_template("compare.html").render(
+        title=f"Comparison: {sc.name}", description=sc.description or "", period=sc.period,
+        currency=cmp.currency, version=__version__,
+        sources=[{"file": str(s), "sha": input_hash(s)} for s in sources],
+        cards=cards, objective_name=name.split(" (")[0],
+        all_optimal=not status, status_notes=status,
+        worst_gap=f"{max(p.solution.gap for p in cmp.plans):.3%}",
+        variants=[{"label": v.label, "description": v.description, "changes": v.changes}
+                  for v in cmp.variants],
+        charts=[{"data": _png(fig), "alt": alts.get(key, key)} for key, fig in figs.items()],
+        table=_comparison_table(cmp), line_table=_table(spend, line_fmt))

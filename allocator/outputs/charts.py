@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
-from .analysis import Frontier, GuidelinePrice, Tornado, Uncertainty  # noqa: E402
-from .plan import Plan  # noqa: E402
+from ..analysis import Frontier, GuidelinePrice, Tornado, Uncertainty  # noqa: E402
+from ..plan import Plan  # noqa: E402
 
 __all__ = ["allocation", "funnel", "response_curves", "frontier", "guideline", "tornado",
            "uncertainty", "save", "all_charts", "stage_colours", "platform_colours"]

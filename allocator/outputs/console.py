@@ -1,0 +1,134 @@
+"""The console: a plan and a comparison as plain text tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+
+from ..analysis.compare import Comparison
+from ..plan import Plan
+
+__all__ = ["format_table", "format_comparison", "formatted", "format_cell", "format_change"]
+
+
+def _money(v: float) -> str:
+    return "" if v is None or not math.isfinite(v) else f"{v:,.0f}"
+
+
+def format_table(plan: Plan) -> str:
+    """The plan as a readable console table."""
+    s, cur = plan.solution, plan.currency
+    out = [f"{plan.scenario.name}: {s.status}, {plan.objective_label} "
+           f"{plan.shown(s.objective):,.2f}",
+           f"certified: at most {s.gap:.3%} below the best plan (bound {s.bound:,.2f}); "
+           f"solver {s.method}, {s.seconds:.2f} s",
+           f"total spend {cur} {plan.total_spend:,.0f}"]
+    if plan.baseline_objective is not None:
+        base = plan.baseline_objective
+        better = s.objective - base
+        broken = plan.baseline_violations
+        feas = "" if not broken else (f" (today's spend breaks {len(broken)} constraint"
+                                      f"{'s' if len(broken) > 1 else ''}: "
+                                      f"{broken[0].split(': ', 1)[-1]}"
+                                      f"{', ...' if len(broken) > 1 else ''})")
+        out.append(f"baseline {plan.objective_label} {base:,.2f}; plan is {better:+,.2f}"
+                   f"{'' if base == 0 else f' ({better / abs(base):+.1%})'}{feas}")
+    out.extend(f"note: {n}" for n in s.notes)
+    cols = ["line", "stage", "platform", "spend", "share_of_total", "outcome", "unit_cost",
+            "unit_cost_label", "roas", "next_1k"]
+    if "baseline" in plan.lines:
+        cols += ["baseline", "change"]
+    lines = plan.lines.assign(next_1k=plan.lines["marginal_return"] * 1000)
+    df = lines[cols].rename(columns={"next_1k": f"next {cur} 1k buys"})
+    fmt = {"spend": _money, "outcome": _money, "baseline": _money,
+           "change": lambda v: f"{v:+,.0f}",
+           "share_of_total": lambda v: f"{v:.1%}",
+           "unit_cost": lambda v: "" if not math.isfinite(v) else f"{v:,.2f}",
+           "roas": lambda v: "" if not math.isfinite(v) else f"{v:.2f}",
+           f"next {cur} 1k buys": lambda v: f"{v:,.2f}"}
+    out += ["", df.to_string(index=False, formatters=fmt, na_rep="")]
+    st = plan.stages[["stage", "spend", "share_of_total", "outcome", "kpi", "unit_cost",
+                      "unit_cost_label", "roas"]]
+    out += ["", st.to_string(index=False, formatters=fmt, na_rep="")]
+    bind = plan.constraints[plan.constraints["binding"]]
+    if len(bind):
+        out += ["", "binding constraints:"]
+        for _, row in bind.iterrows():
+            meaning = f": {row['meaning']}" if row["meaning"] else ""
+            out.append(f"  {row['rule']}{meaning}")
+    if plan.violations:
+        out += ["", "CONSTRAINTS BROKEN (please report):", *plan.violations]
+    return "\n".join(out)
+
+
+def format_cell(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if unit == "%":
+        return f"{value:.1%}"
+    if unit == "gap":
+        return f"{value:.3%}"
+    if abs(value) < 0.005:
+        return "0"
+    if unit == "x":
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def format_change(value: float, base: float, unit: str) -> str:
+    if not (math.isfinite(value) and math.isfinite(base)) \
+            or abs(value - base) <= 1e-6 * max(abs(base), 1.0):  # same within the solver's noise
+        return ""
+    if unit == "gap":
+        return ""
+    if unit == "%":
+        return f" ({(value - base) * 100:+.1f} pt)"
+    if unit == "x":
+        return f" ({value - base:+.2f})"
+    rel = f", {(value - base) / abs(base):+.1%}" if base else ""
+    diff = value - base
+    return f" ({diff:+,.0f}{rel})" if abs(diff) >= 100 else f" ({diff:+,.2f}{rel})"
+
+
+def formatted(cmp: Comparison, change: Callable[[str, float], str] | None = None
+              ) -> pd.DataFrame:
+    """The comparison as text: one row per metric (its unit in the name), each variant's
+    cell with its change from the base. `change(text, delta)` may decorate the change."""
+    labels = cmp.labels
+    rows = []
+    for _, r in cmp.table.iterrows():
+        unit = r["unit"]
+        name = r["metric"] + (f" ({unit})" if unit not in ("", "%", "x", "gap") else "")
+        row = {"section": r["section"], "metric": name,
+               labels[0]: format_cell(r[labels[0]], unit)}
+        for lab in labels[1:]:
+            text = format_change(r[lab], r[labels[0]], unit).strip()
+            if text and change is not None:
+                text = change(text, r[lab] - r[labels[0]])
+            row[lab] = format_cell(r[lab], unit) + (f" {text}" if text else "")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["section", "metric", *labels])
+
+
+def format_comparison(cmp: Comparison) -> str:
+    """The comparison as a console table: values, and each variant's change from the base."""
+    labels = cmp.labels
+    head = ["", *labels]
+    body = []
+    section = None
+    for _, r in formatted(cmp).iterrows():
+        if r["section"] != section:
+            section = r["section"]
+            body.append([section.upper()] + [""] * len(labels))
+        body.append([f"  {r['metric']}", *r[labels]])
+    widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)
+                       for k, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in [head, *body]]
+    lines.insert(1, "-" * len(lines[0]))
+    notes = [f"{v.label}: {v.description}" for v in cmp.variants if v.description]
+    status = [f"{lab}: {p.solution.status}, gap {p.solution.gap:.3%}"
+              for lab, p in zip(labels, cmp.plans, strict=True) if p.solution.status != "optimal"]
+    return "\n".join(lines + ([""] + notes if notes else []) + status)

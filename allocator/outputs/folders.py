@@ -1,0 +1,67 @@
+"""Output folders: a plan folder and a comparison folder, every format written at once
+(see `atomic.atomic_folder`: complete or not there at all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .. import __version__
+from ..analysis.compare import Comparison
+from ..plan import Plan
+from . import charts, csv, excel, html, json
+from .atomic import atomic_folder
+from .comparison_charts import comparison_charts
+
+__all__ = ["write_plan_folder", "write_comparison_folder", "write_charts"]
+
+
+def write_charts(plan: Plan, analyses: dict | None, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, fig in charts.all_charts(plan, analyses or {}).items():
+        charts.save(fig, folder / name)
+
+
+def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = None,
+                      force: bool = False, source: str | Path | None = None,
+                      report: bool = True) -> Path:
+    """Write the plan folder atomically: plan.csv, plan.json, plan.xlsx, the resolved
+    scenario and (with `report`) charts/ and report.html all go to a temporary folder beside
+    the target, which replaces the target only when complete."""
+    with atomic_folder(out, force=force, inputs=[source] if source else []) as tmp:
+        csv.write_plan_csv(plan, tmp / "plan.csv")
+        data = json.plan_json(plan, source)
+        (tmp / "plan.json").write_text(json.dumps(data), encoding="utf-8")
+        excel.write_workbook(plan, analyses, tmp / "plan.xlsx")
+        resolved = plan.scenario.model_dump(mode="json", exclude_none=True,
+                                            exclude={"variants"} if not plan.scenario.variants
+                                            else None)
+        header = (f"# resolved scenario written by allocator {__version__}"
+                  + (f" from {source} (sha256 {data['tool']['input_sha256']})" if source else "")
+                  + "\n")
+        (tmp / "scenario.resolved.yaml").write_text(
+            header + yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True),
+            encoding="utf-8")
+        if report:
+            write_charts(plan, analyses, tmp / "charts")
+            (tmp / "report.html").write_text(html.render_html(plan, analyses, source),
+                                             encoding="utf-8")
+    return Path(out)
+
+
+def write_comparison_folder(cmp: Comparison, out: str | Path, *, sources: list[str | Path],
+                            force: bool = False) -> Path:
+    """comparison.csv, comparison.json, comparison.xlsx, charts/ and report.html, written
+    all at once (see `atomic_folder`)."""
+    with atomic_folder(out, force=force, inputs=sources) as tmp:
+        csv.write_comparison_csv(cmp, tmp / "comparison.csv")
+        (tmp / "comparison.json").write_text(json.dumps(json.comparison_json(cmp)),
+                                             encoding="utf-8")
+        excel.write_comparison_workbook(cmp, tmp / "comparison.xlsx")
+        (tmp / "charts").mkdir()
+        for key, fig in comparison_charts(cmp).items():
+            charts.save(fig, tmp / "charts" / key)
+        (tmp / "report.html").write_text(html.render_comparison_html(cmp, sources),
+                                         encoding="utf-8")
+    return Path(out)
