@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +100,11 @@ class Problem:
     # soft guidelines with neither budget nor baseline: their penalties are per point, and a
     # point is 1 % of what the goal costs without them (the solver prices it: priced_points)
     point_from_plan: bool = False
+    # plans over time: the curves take the effective spend e = carry @ x + carry0 (carryover
+    # across periods); None: e = x. `layout` maps lines to line x period (periods.Layout)
+    carry: Any = None
+    carry0: Array | None = None
+    layout: Any = None
 
     def priced_points(self, total: float) -> Problem:
         """Soft guideline rows priced with a point of share = 1 % of `total`."""
@@ -114,11 +120,38 @@ class Problem:
     def curve(self, i: int) -> cv.Curve:
         return self.bank[i]
 
+    def effective(self, x: Array) -> Array:
+        """The spend each curve sees: x itself, or with carryover the carried-over spend."""
+        if self.carry is None:
+            return x
+        return self.carry @ x + self.carry0
+
+    @property
+    def curve_hi(self) -> Array:
+        """The largest effective spend each curve can see (its piecewise-linear range)."""
+        return self.effective(self.hi)
+
     def outcomes(self, x: Array) -> Array:
-        return self.bank.value(x)
+        return self.bank.value(self.effective(x))
 
     def marginals(self, x: Array) -> Array:
-        return self.bank.derivative(x)
+        """Each curve's slope at its effective spend (outcome per unit of effective spend)."""
+        return self.bank.derivative(self.effective(x))
+
+    def pullback(self, v: Array, x: Array, slopes: Array | None = None) -> Array:
+        """The gradient of v @ outcomes(x) in the spend: per line, what one more unit of
+        its spend adds to v @ y (with carryover, in this and later periods)."""
+        d = self.marginals(x) if slopes is None else slopes
+        g = v * d
+        return g if self.carry is None else self.carry.T @ g
+
+    def marginal_returns(self, x: Array) -> Array:
+        """Objective gained by the next unit of currency on each line (after its cost)."""
+        if self.minimize_spend:
+            return -np.ones(self.n)
+        with np.errstate(invalid="ignore"):
+            d = np.where(np.isfinite(self.marginals(x)), self.marginals(x), 0.0)
+        return self.pullback(self.weight, x, d) - self.spend_cost
 
     def penalty(self, x: Array, y: Array) -> float:
         return sum(r.penalty * r.violation(x, y) for r in self.rows if r.penalty)
@@ -160,7 +193,8 @@ class Problem:
     def is_simple(self) -> bool:
         """Budget and per-line bounds only, concave curves: the water-filling case."""
         return (self.is_concave and not self.active_limits and not np.any(self.threshold > 0)
-                and all(r.kind == "budget" for r in self.rows) and not self.minimize_spend)
+                and all(r.kind == "budget" for r in self.rows) and not self.minimize_spend
+                and self.carry is None)
 
 
 def _money(v: float, currency: str) -> str:
@@ -228,7 +262,17 @@ def _mroas_range(curve: cv.Curve, revenue: float, m: float, hi: float) -> tuple[
 
 
 def compile_problem(sc: Scenario) -> Problem:
-    """Turn a validated scenario into arrays and named rows."""
+    """Turn a validated scenario into arrays and named rows (a scenario over periods: its
+    line x period lines, with the carryover map and the period rows)."""
+    from . import periods
+
+    if sc.periods is not None:
+        sc = periods.flatten(sc)[0]
+    p = _compile(sc)
+    return p if sc._layout is None else periods.attach(p, sc._layout)
+
+
+def _compile(sc: Scenario) -> Problem:
     n = len(sc.lines)
     cur = sc.currency
     crv = [sc.curve(line) for line in sc.lines]
@@ -255,18 +299,20 @@ def compile_problem(sc: Scenario) -> Problem:
         weight = value.copy()
 
     rows: list[Row] = _budget_rows(n, budget_lo, budget_hi, cur)
-    total = np.ones(n)
+    ones = np.ones(n)
     limits: list[ActiveLimit] = []
     for c in sc.constraints:
         m = _mask(sc, c.select)
         what = c.select.label
+        total = ones if c.share_of is None else _mask(sc, c.share_of)
+        of = "total spend" if c.share_of is None else f"{c.share_of.label} spend"
         if c.share is not None:
             if c.share.min is not None:
                 rows.append(Row(c.label("share") + ".min", "share", m - c.share.min * total, zeros,
-                                ">=", 0.0, f"{what} >= {c.share.min:.0%} of total spend"))
+                                ">=", 0.0, f"{what} >= {c.share.min:.0%} of {of}"))
             if c.share.max is not None:
                 rows.append(Row(c.label("share") + ".max", "share", m - c.share.max * total, zeros,
-                                "<=", 0.0, f"{what} <= {c.share.max:.0%} of total spend"))
+                                "<=", 0.0, f"{what} <= {c.share.max:.0%} of {of}"))
         if c.spend is not None:
             if c.spend.min is not None:
                 rows.append(Row(c.label("spend") + ".min", "spend", m, zeros, ">=", c.spend.min,
@@ -313,16 +359,25 @@ def compile_problem(sc: Scenario) -> Problem:
         # a point of share is 1 % of the budget: penalty per currency = per point / point
         point = sc.point_of_share() or 1.0  # 1.0: priced per point later (point_from_plan)
         per_unit = (sc.guidelines.penalty_per_point or 0.0) / point if soft else None
-        for stage, (smin, smax) in sc.guideline_bands().items():
-            m = _mask(sc, Selector(stage=stage))
-            if smin > 0:
-                rows.append(Row(f"guideline share[stage={stage}].min", "guideline",
-                                m - smin * total, zeros, ">=", 0.0,
-                                f"{stage} >= {smin:.0%} of total spend (guideline)", per_unit))
-            if smax < 1:
-                rows.append(Row(f"guideline share[stage={stage}].max", "guideline",
-                                m - smax * total, zeros, "<=", 0.0,
-                                f"{stage} <= {smax:.0%} of total spend (guideline)", per_unit))
+        # with periods and per_period: the bands hold on each period's own spend
+        groups = [("", "", ones)]
+        if sc._layout is not None and sc.guidelines.per_period:
+            groups = [(f",period={t}", f" in {t}", _mask(sc, Selector(period=t)))
+                      for t in sc._layout.labels]
+        for key, where, total in groups:
+            for stage, (smin, smax) in sc.guideline_bands().items():
+                m = _mask(sc, Selector(stage=stage)) * total
+                spend = "total spend" if not where else "spend"
+                if smin > 0:
+                    rows.append(Row(f"guideline share[stage={stage}{key}].min", "guideline",
+                                    m - smin * total, zeros, ">=", 0.0,
+                                    f"{stage} >= {smin:.0%} of {spend}{where} (guideline)",
+                                    per_unit))
+                if smax < 1:
+                    rows.append(Row(f"guideline share[stage={stage}{key}].max", "guideline",
+                                    m - smax * total, zeros, "<=", 0.0,
+                                    f"{stage} <= {smax:.0%} of {spend}{where} (guideline)",
+                                    per_unit))
 
     target = None
     if sc.mode == Mode.TARGET_EFFICIENCY and sc.target is not None:

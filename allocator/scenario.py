@@ -407,6 +407,47 @@ CURVE_TYPES = ["hill", "exponential", "power", "log", "linear", "points",
 
 # --- lines, selectors, constraints ----------------------------------------------------------
 
+
+def _carryover(value: Any) -> Any:
+    """`carryover: 0.4` (or '40%') is a geometric decay; a mapping gives decay or lags."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return {"decay": value}
+    return value
+
+
+class CarryoverSpec(_Model):
+    """How a period's spend keeps working in later periods (adstock): a geometric decay
+    (weights 1, d, d^2, ...) or explicit lag weights (a delayed peak: [0.3, 1, 0.5])."""
+
+    decay: Share | None = Field(default=None, description="share of a period's effective "
+                                "spend that works again the next period (0 to 0.99)")
+    lags: list[Annotated[float, Field(ge=0, le=10)]] | None = Field(
+        default=None, min_length=1, max_length=104,
+        description="weight of the spend of this period, the next, ... (the first is now)")
+
+    @model_validator(mode="after")
+    def _one(self) -> CarryoverSpec:
+        if (self.decay is None) == (self.lags is None):
+            raise ValueError("give carryover as a decay (carryover: 0.4) or as lag weights "
+                             "(carryover: {lags: [1, 0.6, 0.2]}), one of them")
+        if self.decay is not None and self.decay >= 1:
+            raise ValueError(f"a carryover decay must be below 100 % (got {self.decay:.0%}): "
+                             "at 100 % a euro would work forever; write e.g. 0.4")
+        if self.lags is not None and not any(self.lags):
+            raise ValueError("lag weights are all 0: the spend would never work; "
+                             "write e.g. {lags: [1, 0.5]}")
+        return self
+
+    def weights(self, horizon: int) -> list[float]:
+        """Weight of the spend of period t in period t + k, k = 0 .. horizon-1."""
+        if self.lags is not None:
+            return [float(w) for w in self.lags[:horizon]]
+        d = float(self.decay or 0.0)
+        out = [1.0]
+        while len(out) < horizon and out[-1] * d > 1e-9:
+            out.append(out[-1] * d)
+        return out
+
 TAGS = ("name", "stage", "platform", "market", "period", "kind")
 
 
@@ -429,6 +470,17 @@ class LineSpec(_Model):
     min_if_active: Money | None = Field(
         default=None, description="spend is 0 or at least this (learning-phase threshold)")
     baseline: Money | None = Field(default=None, description="what this line spends today")
+    # plans over time (only with `periods:`): see PeriodsSpec
+    carryover: Annotated[CarryoverSpec, BeforeValidator(_carryover)] | None = Field(
+        default=None, description="0.4: 40 % of a period's effective spend works again the "
+        "next period; or {lags: [1, 0.6, 0.2]}: weights of this and the following periods")
+    history: list[Money] | None = Field(
+        default=None, description="spend in the periods before the plan, oldest first")
+    by_period: dict[str, Range] | None = Field(
+        default=None, description="period -> {min, max} spend of this line in that period "
+        "({max: 0}: off)")
+    flight: list[str] | None = Field(
+        default=None, description="the periods this line runs in (off in the others)")
 
     @model_validator(mode="after")
     def _bounds(self) -> LineSpec:
@@ -497,6 +549,10 @@ class ConstraintSpec(_Model):
         default=None, description="revenue of the last unit of currency at least this")
     max_active: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="at most this many lines of the group get spend")
+    share_of: SelectorField | None = Field(
+        default=None, description="share: of the spend of these lines (default: all lines)")
+    per_period: bool = Field(default=False, description="with periods: the constraint holds "
+                             "in every period (default: over the whole plan)")
 
     @model_validator(mode="after")
     def _something(self) -> ConstraintSpec:
@@ -518,6 +574,8 @@ class PoolSpec(_Model):
     lines: SelectorField
     source: SelectorField
     rate: Positive = Field(description="outcomes the lines can reach per upstream outcome")
+    per_period: bool = Field(default=False, description="with periods: the pool holds in "
+                             "every period (default: over the whole plan)")
 
     @property
     def label(self) -> str:
@@ -540,6 +598,8 @@ class GuidelineSpec(_Model):
     penalty_per_point: Money | None = Field(
         default=None, description="soft only: objective lost per percentage point outside a band")
     bands: dict[str, ShareRange] = Field(default_factory=dict)
+    per_period: bool = Field(default=False, description="with periods: the bands hold in "
+                             "every period (default: on the whole plan's spend)")
 
     @field_validator("preset")
     @classmethod
@@ -625,6 +685,174 @@ def _factor(value: Any) -> Any:
 Factor = Annotated[float, BeforeValidator(_factor), Field(gt=0), _within(*FACTORS)]
 
 
+def _period_budget(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return {"share": value}
+    return value
+
+
+def _share_range(value: Any) -> Any:
+    return {"min": value, "max": value} if not isinstance(value, dict) else value
+
+
+class PeriodBudget(_Model):
+    """A period's budget: 40000 (exact), {max: 40000}, {min, max}, or a share of the whole
+    plan's spend: '40%' (exact) or {share: {min: 30%, max: 40%}}."""
+
+    min: Money | None = None
+    max: Money | None = None
+    share: Annotated[ShareRange, BeforeValidator(_share_range)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PeriodBudget:
+        if self.min is None and self.max is None and self.share is None:
+            raise ValueError("give a period's budget as a number, {min, max} or a share "
+                             "such as '40%'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:,.0f}) is above max ({self.max:,.0f}); swap them")
+        return self
+
+
+PerPeriod = list[Factor] | dict[str, Factor]
+
+
+class SeasonalitySpec(_Model):
+    """Per period multipliers on the selected lines: response (demand: 1.2 = 20 % more
+    outcome for the same effective spend) and unit cost (auction pressure: 1.3 = each unit
+    costs 30 % more). A list has one factor per period; a mapping names periods (others 1)."""
+
+    select: SelectorField = Field(default_factory=Selector)
+    response: PerPeriod | None = None
+    cost: PerPeriod | None = None
+
+
+class CarryoverRule(_Model):
+    """Carryover for the selected lines (a line's own `carryover` wins)."""
+
+    select: SelectorField = Field(default_factory=Selector)
+    carryover: Annotated[CarryoverSpec, BeforeValidator(_carryover)]
+
+
+class PacingSpec(_Model):
+    """A line's spend may change from one period to the next by at most max_change of the
+    earlier period's spend plus max_change_amount."""
+
+    select: SelectorField = Field(default_factory=Selector)
+    max_change: Share | None = None
+    max_change_amount: Money | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PacingSpec:
+        if self.max_change is None and self.max_change_amount is None:
+            raise ValueError("pacing needs max_change (e.g. '20%') or max_change_amount")
+        return self
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def period_labels(value: Any) -> Any:
+    """'2027-01 .. 2027-03' (months) or 'W01 .. W13' (numbered labels) -> the labels."""
+    if not isinstance(value, str):
+        return value
+    parts = [s.strip() for s in value.split("..")]
+    if len(parts) != 2 or not all(parts):
+        return [value.strip()]
+    a, b = parts
+    ma, mb = _MONTH.match(a), _MONTH.match(b)
+    if ma and mb:
+        ya, na, yb, nb = int(ma[1]), int(ma[2]), int(mb[1]), int(mb[2])
+        if not (1 <= na <= 12 and 1 <= nb <= 12):
+            raise ValueError(f"'{value}': months run 01 to 12")
+        out = []
+        while (ya, na) <= (yb, nb) and len(out) <= 1000:
+            out.append(f"{ya:04d}-{na:02d}")
+            ya, na = (ya + 1, 1) if na == 12 else (ya, na + 1)
+        if not out:
+            raise ValueError(f"'{value}': the first month is after the last")
+        return out
+    na, nb = _NUMBERED.match(a), _NUMBERED.match(b)
+    if na and nb and na[1] == nb[1]:
+        lo, hi, width = int(na[2]), int(nb[2]), len(na[2])
+        if hi < lo or hi - lo > 1000:
+            raise ValueError(f"'{value}': the range runs backwards or is longer than 1000")
+        return [f"{na[1]}{k:0{width}d}" for k in range(lo, hi + 1)]
+    raise ValueError(f"'{value}' is not a range of periods; write '2027-01 .. 2027-03', "
+                     "'W01 .. W13' or a list of labels")
+
+
+def _days_of(label: str) -> float | None:
+    import calendar
+
+    m = _MONTH.match(label)
+    if m and 1 <= int(m[2]) <= 12:
+        return float(calendar.monthrange(int(m[1]), int(m[2]))[1])
+    if re.match(r"^W\d+$", label):
+        return 7.0
+    return None
+
+
+class PeriodsSpec(_Model):
+    """The plan's periods (months, weeks or any labels) and what connects them: carryover,
+    seasonality, period budgets, pacing, discounting."""
+
+    labels: Annotated[list[Annotated[str, AfterValidator(_named)]],
+                      BeforeValidator(period_labels)] = Field(min_length=1, max_length=1000)
+    days: list[Positive] | None = Field(default=None, description="days in each period")
+    budget: list[Annotated[PeriodBudget, BeforeValidator(_period_budget)]] | \
+        dict[str, Annotated[PeriodBudget, BeforeValidator(_period_budget)]] | None = Field(
+            default=None, description="per period: 40000, {max: ..}, {min, max} or '40%'")
+    phasing: Literal["free", "even"] = Field(
+        default="free", description="free: the optimiser phases each line's spend; even: "
+        "each line spends the same in every period it runs (what PyMC-Marketing does)")
+    seasonality: list[SeasonalitySpec] = Field(default_factory=list)
+    carryover: list[CarryoverRule] = Field(default_factory=list)
+    carryover_order: Literal["before_saturation", "after_saturation"] = Field(
+        default="before_saturation", description="before: the curve of the carried-over "
+        "effective spend (Robyn, PyMC-Marketing default); after: each period's response "
+        "carried over")
+    count_after: Annotated[int, Field(ge=0, le=104)] = Field(
+        default=0, description="periods after the plan whose carryover still counts")
+    discount_rate: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.0, description="per period: value in period t is worth 1/(1+r)^t today")
+    pacing: list[PacingSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> PeriodsSpec:
+        n = len(self.labels)
+        dup = [k for k, c in Counter(self.labels).items() if c > 1]
+        if dup:
+            raise ValueError(f"period labels must be unique; repeated: {', '.join(dup)}")
+        if self.days is None:
+            days = [_days_of(label) for label in self.labels]
+            if all(d is not None for d in days):
+                self.days = [float(d) for d in days if d is not None]
+        elif len(self.days) != n:
+            raise ValueError(f"days has {len(self.days)} entries for {n} periods; give one "
+                             "per period")
+        if isinstance(self.budget, list) and len(self.budget) != n:
+            raise ValueError(f"budget has {len(self.budget)} entries for {n} periods; give "
+                             "one per period, or a mapping period -> budget")
+        return self
+
+    def per_period(self, values: PerPeriod | None) -> list[float]:
+        if values is None:
+            return [1.0] * len(self.labels)
+        if isinstance(values, dict):
+            return [float(values.get(label, 1.0)) for label in self.labels]
+        return [float(v) for v in values]
+
+    def period_budgets(self) -> dict[str, PeriodBudget]:
+        if self.budget is None:
+            return {}
+        if isinstance(self.budget, dict):
+            return dict(self.budget)
+        return dict(zip(self.labels, self.budget, strict=True))
+
+
 class VariantSpec(_Model):
     """A named what-if on the scenario: planner verbs applied to the base, then `set` paths.
 
@@ -672,11 +900,15 @@ class Scenario(_Model):
         default_factory=lambda: ObjectiveSpec(goal=Goal.VALUE))
     mode: Mode = Mode.FIXED_BUDGET
     target: TargetSpec | None = None
+    periods: PeriodsSpec | None = Field(
+        default=None, description="plan over periods (months, weeks) with carryover")
     variants: list[VariantSpec] = Field(
         default_factory=list, description="named what-ifs for `allocator compare`")
 
     _file: str = PrivateAttr(default="<scenario>")
     _source: Source | None = PrivateAttr(default=None)
+    # a scenario flattened from periods (periods.flatten): how its lines map to line x period
+    _layout: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _fill_names(self) -> Scenario:
@@ -799,6 +1031,82 @@ def check_variant_names(sc: Scenario, out: list) -> None:
                                 f"scenario{did_you_mean(name, known)}"))
 
 
+def _check_periods(sc: Scenario, out: list) -> None:
+    """Periods: every label named is declared, lists have one entry per period, and the
+    period-only fields are used only with periods."""
+    ps = sc.periods
+    if ps is None:
+        for i, line in enumerate(sc.lines):
+            for field in ("carryover", "history", "by_period", "flight"):
+                if getattr(line, field) is not None:
+                    out.append((("lines", i, field), f"{field} needs periods: declare the "
+                                "plan's periods, e.g. periods: {labels: '2027-01 .. 2027-03'}"))
+        for i, c in enumerate(sc.constraints):
+            if c.per_period:
+                out.append((("constraints", i, "per_period"), "per_period needs periods: "
+                            "declare the plan's periods"))
+        if sc.guidelines is not None and sc.guidelines.per_period:
+            out.append((("guidelines", "per_period"), "per_period needs periods"))
+        return
+    labels, n = ps.labels, len(ps.labels)
+
+    def known(path: PathKey, names: Any) -> None:
+        for name in names:
+            if name not in labels:
+                out.append((path + (name,) if isinstance(name, str) else path,
+                            f"'{name}' is not a declared period{did_you_mean(name, labels)}; "
+                            f"periods: {', '.join(labels[:12])}{' ...' if n > 12 else ''}"))
+
+    if isinstance(ps.budget, dict):
+        known(("periods", "budget"), ps.budget)
+    for j, s in enumerate(ps.seasonality):
+        _check_selector(sc, s.select, ("periods", "seasonality", j, "select"), out)
+        for field in ("response", "cost"):
+            v = getattr(s, field)
+            if isinstance(v, dict):
+                known(("periods", "seasonality", j, field), v)
+            elif v is not None and len(v) != n:
+                out.append((("periods", "seasonality", j, field), f"{len(v)} factors for {n} "
+                            "periods; give one per period or a mapping period -> factor"))
+    for j, r in enumerate(ps.carryover):
+        _check_selector(sc, r.select, ("periods", "carryover", j, "select"), out)
+    for j, r in enumerate(ps.pacing):
+        _check_selector(sc, r.select, ("periods", "pacing", j, "select"), out)
+    for i, line in enumerate(sc.lines):
+        if line.period is not None:
+            out.append((("lines", i, "period"), "with periods: a line runs over the periods; "
+                        "drop its period tag (use flight or by_period for when it runs)"))
+        if line.by_period:
+            known(("lines", i, "by_period"), line.by_period)
+            for label, r in line.by_period.items():
+                low = r.min if r.min is not None else line.min
+                if r.max is not None and low > r.max:
+                    out.append((("lines", i, "by_period", label), f"min {low:,.0f} is above "
+                                f"max {r.max:,.0f} in {label}"))
+        if line.flight is not None:
+            known(("lines", i, "flight"), line.flight)
+    for i, c in enumerate(sc.constraints):
+        if c.marginal_roas_min is not None:
+            out.append((("constraints", i, "marginal_roas_min"), "marginal_roas_min is not "
+                        "available with periods yet (with carryover a euro's return spreads "
+                        "over later periods); use roas_min per period instead"))
+    budgets = ps.period_budgets()
+    floor = sum(b.min or 0.0 for b in budgets.values())
+    if sc.budget is not None and sc.budget.max is not None and floor > sc.budget.max + 1e-9:
+        out.append((("periods", "budget"), f"period budget minimums add up to {floor:,.0f}, "
+                    f"above the whole budget max of {sc.budget.max:,.0f}"))
+    if len(budgets) == n and all(b.max is not None for b in budgets.values()) and \
+            sc.budget is not None and sc.budget.min is not None:
+        top = sum(b.max or 0.0 for b in budgets.values())
+        if top < sc.budget.min - 1e-9:
+            out.append((("periods", "budget"), f"period budget maximums add up to {top:,.0f}, "
+                        f"below the whole budget min of {sc.budget.min:,.0f}"))
+    shares = sum((b.share.min or 0.0) for b in budgets.values() if b.share is not None)
+    if shares > 1 + 1e-9:
+        out.append((("periods", "budget"), f"period shares add up to {shares:.0%}, more "
+                    "than 100 %"))
+
+
 def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
     out: list[tuple[PathKey, str]] = []
     for i, line in enumerate(sc.lines):
@@ -830,6 +1138,7 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
         _check_selector(sc, sc.target.select, ("target", "select"), out)
 
     check_variant_names(sc, out)
+    _check_periods(sc, out)
 
     # money that cannot add up
     if sc.budget is not None and sc.budget.max is not None:

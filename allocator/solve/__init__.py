@@ -41,9 +41,16 @@ def _feasible(p: Problem, x: np.ndarray | None) -> bool:
     return x is not None and not violations(p, x)
 
 
-def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: float) -> bool:
+def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: float,
+            plans: tuple = ()) -> bool:
     """Split the segments that keep the bound loose (where the relaxation used its error
-    band) and those the best plan sits in; True if anything changed."""
+    band) and those the best plan sits in; True if anything changed.
+
+    `plans`: the MILP's plans that break a row on the exact curves (the relaxation's, the
+    chord model's): the segments they sit in on a line whose outcome enters a row are split
+    wherever the chord is off the curve, whatever the line's weight in the objective (a line
+    without value, in a CPA or outcome row, is never split by the objective's measure, and
+    its chord error alone can keep every plan of the model off the exact curves)."""
     weight = np.where(p.weight > 0, p.weight, 0.0)
     if p.minimize_spend or not np.any(weight):
         weight = np.ones(p.n)
@@ -53,14 +60,28 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
         i, k = map(int, name[1:].split("_"))
         if abs(t) * max(weight[i], 1e-12) > share or abs(t) > 1e-6 * abs(segs[i].values[-1]):
             loose.setdefault(i, set()).add(k)
+    seen = [p.effective(x) for x in (best_x, outer.x) if x is not None]
     for i in range(p.n):
-        for x in (best_x, outer.x):
-            if x is None or x[i] <= 0:
+        for x in seen:
+            if x[i] <= 0:
                 continue
             k = int(np.clip(np.searchsorted(segs[i].points, x[i]) - 1, 0,
                             len(segs[i].lengths) - 1))
             err = max(segs[i].over[k], segs[i].under[k])
             if err * max(weight[i], 1e-12) > share:
+                loose.setdefault(i, set()).add(k)
+    in_rows = np.zeros(p.n, dtype=bool)
+    for r in p.rows:
+        if not r.penalty:
+            in_rows |= r.b != 0
+    for x in plans:
+        if x is None or not violations(p, _snap(p, x)):
+            continue
+        for i in np.flatnonzero(in_rows & (x > 0)):
+            k = int(np.clip(np.searchsorted(segs[i].points, x[i]) - 1, 0,
+                            len(segs[i].lengths) - 1))
+            err = max(segs[i].over[k], segs[i].under[k])
+            if err > 1e-9 * max(abs(float(segs[i].values[-1])), 1e-300):
                 loose.setdefault(i, set()).add(k)
     for i, ks in loose.items():
         segs[i] = refine(segs[i], p.curve(i), np.array(sorted(ks)))
@@ -72,12 +93,14 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
           max_rounds: int = 14) -> Solution:
     start = time.perf_counter()
     extras = [(float(p.lo[i]), float(p.threshold[i])) for i in range(p.n)]
+    top = p.curve_hi  # each curve's range: its spend ceiling, or its carried-over spend's
     if warm is not None and warm.segments is not None and len(warm.segments) == p.n:
-        segs = [adapt(warm.segments[i], p.curve(i), float(p.hi[i]), extras[i],
-                      near=float(warm.x[i]), k=INITIAL_SEGMENTS) for i in range(p.n)]
+        near = p.effective(warm.x)
+        segs = [adapt(warm.segments[i], p.curve(i), float(top[i]), extras[i],
+                      near=float(near[i]), k=INITIAL_SEGMENTS) for i in range(p.n)]
     else:
         segs = [segments(p.curve(i), initial_breakpoints(
-            p.curve(i), float(p.hi[i]), k=INITIAL_SEGMENTS, extra=extras[i]))
+            p.curve(i), float(top[i]), k=INITIAL_SEGMENTS, extra=extras[i]))
             for i in range(p.n)]
     best_x, best = None, -math.inf
     bound = math.inf
@@ -142,6 +165,7 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         found = best
         consider(outer.x)
         consider(polish(p, outer.x, outer.active))
+        inner = None
         if best <= found or bound - best > tol * max(abs(bound), 1.0):
             # the relaxation's plan did not settle it: the chord model's own plan may
             inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left,
@@ -156,14 +180,16 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         if time.perf_counter() - start > time_limit:
             notes.append(f"stopped at the time limit of {time_limit:.0f} s")
             break
-        if not _refine(p, segs, outer, best_x, gap_abs):
+        if not _refine(p, segs, outer, best_x, gap_abs,
+                       plans=(outer.x, inner.x if inner is not None else None)):
             break
     if best_x is None:
         raise InfeasibleError(
             "no plan found that meets every constraint on the exact curves, although the "
             "piecewise-linear relaxation has one: the scenario is at the edge of feasibility; "
             "loosen the tightest constraint a little")
-    if math.isfinite(bound) and not all(segs[i].covers(p.curve(i), float(best_x[i]))
+    at = p.effective(best_x)
+    if math.isfinite(bound) and not all(segs[i].covers(p.curve(i), float(at[i]))
                                         for i in range(p.n)):
         notes.append("the error band of a piecewise-linear curve failed its spot check at "
                      "the plan: the bound is not proven")

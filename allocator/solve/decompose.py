@@ -66,6 +66,9 @@ def recommended(p: Problem) -> tuple[str, str]:
     from 60 lines, in 0.04-0.06 s (median), while the MILP takes 7-16 s at 50 lines and
     18-43 s at 100 (two runs on a shared 2-core machine). Below 3 lines per row the
     relaxation's gap is usually above the tolerance: the MILP."""
+    if p.carry is not None:
+        return "milp", ("carryover ties each line's periods together: the MILP over the "
+                        "effective spend")
     d = len(p.rows) + len(p.active_limits) + (p.target is not None)
     rows = p.rows + ([p.target] if p.target is not None else [])
     hurts = any((r.sense in ("<=", "==") and np.any(r.b > 0))
@@ -614,6 +617,9 @@ def decompose(p: Problem, *, tol: float = 1e-3, backend: str | None = None,
     the gap stays above the tolerance. Diagnostics in `sol.decomposition`: split (lines
     the relaxation splits), repaired (lines whose region the repair decided or moved),
     passes (phase 1, total), seconds_phase1."""
+    if p.carry is not None:
+        raise SolverError("the decomposition needs lines that do not share curves; with "
+                          "carryover across periods use --solver milp (or auto)")
     start = time.perf_counter()
     deadline = start + time_limit
     model = DualModel(p)

@@ -196,10 +196,18 @@ def solve_milp(
     x_expr, y_expr, binaries = [], [], []
     seed: dict[pulp.LpVariable, float] = {}  # binary -> its value at `start`
     on: list[pulp.LpVariable | None] = [None] * n
+    # with carryover the curves take the effective spend e = C x + h: the segments fill e,
+    # and the spend x is a variable of its own, tied to e by one row per curve
+    carry = p.carry is not None
+    spend = [prob.add_variable(f"x{i}", 0) for i in range(n)] if carry else []
+    at = p.effective(start) if carry and start is not None else start
+    e_expr = []
     for i, seg in enumerate(segs):
         lengths, slopes = seg.lengths, seg.slopes
         ds = [prob.add_variable(f"d{i}_{k}", 0, float(L)) for k, L in enumerate(lengths)]
-        x_i = pulp.lpSum(ds)
+        x_i = spend[i] if carry else pulp.lpSum(ds)
+        if carry:
+            e_expr.append(pulp.lpSum(ds))
         # f(0) may be above 0 (a points curve through (0, 105)): a line at 0 still counts it
         y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True)) + \
             float(seg.values[0])
@@ -209,8 +217,8 @@ def solve_milp(
             for k in chain:  # segment k+1 only once segment k is full
                 z = prob.add_variable(f"z{i}_{k}", cat="Binary")
                 binaries.append(z)
-                if start is not None:
-                    seed[z] = float(start[i] >= seg.points[k + 1] * (1 - 1e-12))
+                if at is not None:
+                    seed[z] = float(at[i] >= seg.points[k + 1] * (1 - 1e-12))
                 add(ds[k] >= float(lengths[k]) * z)
                 add(ds[k + 1] <= float(lengths[k + 1]) * z)
             if peak is not None and peak < len(ds) - 1:
@@ -218,8 +226,8 @@ def solve_milp(
                 # itself; one binary keeps them shut until the hump is climbed
                 past = prob.add_variable(f"w{i}", cat="Binary")
                 binaries.append(past)
-                if start is not None:
-                    seed[past] = float(start[i] >= seg.points[peak + 1] * (1 - 1e-12))
+                if at is not None:
+                    seed[past] = float(at[i] >= seg.points[peak + 1] * (1 - 1e-12))
                 add(ds[peak] >= float(lengths[peak]) * past)
                 for k in range(peak + 1, len(ds)):
                     add(ds[k] <= float(lengths[k]) * past)
@@ -230,19 +238,27 @@ def solve_milp(
             if start is not None:
                 seed[a] = float(start[i] > 0)
             on[i] = a
-            top = float(seg.points[-1])
+            top = float(p.hi[i]) if carry else float(seg.points[-1])
             add(x_i <= top * a)
             if thr > 0:
                 add(x_i >= thr * a, f"line:{p.names[i]}.min_if_active")
         if p.lo[i] > 0 and f"line:{p.names[i]}.min" not in drop:
             add(x_i >= float(p.lo[i]), f"line:{p.names[i]}.min")
         unit = "budget" if p.hi_reason[i] == "budget" else f"line:{p.names[i]}.max"
-        if p.hi[i] < seg.points[-1] and unit not in drop:
+        if (carry or p.hi[i] < seg.points[-1]) and unit not in drop:
             add(x_i <= float(p.hi[i]), f"line:{p.names[i]}.max")
         if band:
             y_i = y_i + _error_band(prob, seg, ds, add, f"{i}")
         x_expr.append(x_i)
         y_expr.append(y_i)
+
+    if carry:
+        C = p.carry.tocsr()
+        for i in range(n):
+            lo_, hi_ = C.indptr[i], C.indptr[i + 1]
+            add(e_expr[i] == pulp.lpSum(float(v) * spend[j] for j, v in
+                                        zip(C.indices[lo_:hi_], C.data[lo_:hi_], strict=True))
+                + float(p.carry0[i]))
 
     penalties = []
     for r in p.rows:
@@ -287,6 +303,12 @@ def solve_milp(
         solver.optionsDict.update({"presolve": "on", "primal_feasibility_tolerance": 1e-6,
                                    "mip_feasibility_tolerance": 1e-5})
         status = _run(prob, solver)
+        if status == "Infeasible":
+            # and some it solves only with presolve on at its own tolerances (a curve rising
+            # by 7e4 within 6e-4 of spend, 206165): a third try that way
+            for key in ("primal_feasibility_tolerance", "mip_feasibility_tolerance"):
+                solver.optionsDict.pop(key, None)
+            status = _run(prob, solver)
     if use_cutoff:
         import highspy
 

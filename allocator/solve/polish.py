@@ -22,7 +22,9 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
     lb = np.maximum(p.lo[idx], p.threshold[idx])
     ub = np.maximum(p.hi[idx], lb)
     scale = np.maximum(ub, 1.0)
-    rows = [r for r in p.rows if np.any(r.a[idx]) or np.any(r.b[idx]) or r.rhs]
+    carry = p.carry is not None  # then every curve may feel the chosen lines' spend
+    rows = [r for r in p.rows if np.any(r.a[idx]) or np.any(r.b[idx] if not carry else r.b)
+            or r.rhs]
     soft = [j for j, r in enumerate(rows) if r.penalty]
     n_s = len(soft)
     y0 = p.outcomes(x0)
@@ -30,8 +32,12 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
     row_scale = [r.scale(x0, y0) for r in rows]
 
     def slopes(x: np.ndarray) -> np.ndarray:
-        d = p.bank.derivative(x)[idx]
+        d = p.marginals(x)
         return np.where(np.isfinite(d), d, 1e12)  # power curves are vertical at zero
+
+    def pull(v: np.ndarray, x: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """d(v @ y)/dx on the chosen lines."""
+        return p.pullback(v, x, d)[idx]
 
     def full(u: np.ndarray) -> np.ndarray:
         x = np.zeros(p.n)
@@ -45,7 +51,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
         if p.minimize_spend:
             val = -x.sum() - pen
         else:
-            val = float(p.weight[idx] @ p.bank.value(x)[idx]) - p.spend_cost * x.sum() - pen
+            val = float(p.weight @ p.outcomes(x)) - p.spend_cost * x.sum() - pen
         return -val / obj_scale
 
     def grad(u):
@@ -54,14 +60,14 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
         if p.minimize_spend:
             g[: len(idx)] = -scale
         else:
-            g[: len(idx)] = (p.weight[idx] * slopes(x) - p.spend_cost) * scale
+            g[: len(idx)] = (pull(p.weight, x, slopes(x)) - p.spend_cost) * scale
         for k, j in enumerate(soft):
             g[len(idx) + k] = -rows[j].penalty * obj_scale
         return -g / obj_scale
 
     def cons(u):
         x = full(u)
-        y = p.bank.value(x)
+        y = p.outcomes(x)
         s = u[len(idx):] * obj_scale
         out = np.empty(len(rows))
         for j, r in enumerate(rows):
@@ -77,7 +83,7 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
         d = slopes(x)
         jac = np.zeros((len(rows), len(u)))
         for j, r in enumerate(rows):
-            row = (r.a[idx] + r.b[idx] * d) * scale
+            row = (r.a[idx] + pull(r.b, x, d)) * scale
             jac[j, : len(idx)] = (-row if r.sense == "<=" else row) / row_scale[j]
             if r.penalty:
                 jac[j, len(idx) + soft.index(j)] = obj_scale / row_scale[j]
