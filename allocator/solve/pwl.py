@@ -141,8 +141,11 @@ def initial_breakpoints(curve: Curve, hi: float, k: int = 24,
 def segments(curve: Curve, points: np.ndarray) -> Segments:
     values = curve.value(points)
     if len(points) < 2 or points[-1] <= 0:
+        # a line held at 0 still earns f(0) (a points curve through (0, 4484.6)), which
+        # rows such as a pool count: the one 'segment' keeps it
         z = np.zeros(1)
-        return Segments(np.array([0.0, 0.0]), np.zeros(2), z, z, z, z)
+        f0 = float(np.asarray(curve.value(np.zeros(1)), dtype=float)[0])
+        return Segments(np.array([0.0, 0.0]), np.full(2, f0), z, z, z, z)
     a, b = points[:-1], points[1:]
     # f' at each end from inside the segment: a points curve's derivative is the slope to
     # the right of x, so its right end is read a hair inside; smooth curves exactly at the
