@@ -77,8 +77,9 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
     for x in plans:
         if x is None or not violations(p, _snap(p, x)):
             continue
-        for i in np.flatnonzero(in_rows & (x > 0)):
-            k = int(np.clip(np.searchsorted(segs[i].points, x[i]) - 1, 0,
+        e = p.effective(x)  # the curves' own spend (carried over)
+        for i in np.flatnonzero(in_rows & (e > 0)):
+            k = int(np.clip(np.searchsorted(segs[i].points, e[i]) - 1, 0,
                             len(segs[i].lengths) - 1))
             err = max(segs[i].over[k], segs[i].under[k])
             if err > 1e-9 * max(abs(float(segs[i].values[-1])), 1e-300):
