@@ -196,12 +196,16 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
     else:
         click.echo(format_table(result))
     if out is not None:
+        # a guideline is priced only where the scenario has one
+        kinds = tuple(k for k in KINDS if k != "guideline" or sc.guideline_bands())
         analyses = {} if no_sensitivity else _with_progress(
-            lambda progress: run_analyses(sc, result, progress=progress,
+            lambda progress: run_analyses(sc, result, kinds, progress=progress,
                                           scheduler=scheduler))
-        write_plan_folder(result, out, analyses=analyses, force=force, source=file)
-        click.echo(f"wrote {out}/ (plan.csv, plan.json, plan.xlsx, charts/, report.html)",
-                   err=fmt != "table")
+        write_plan_folder(result, out, analyses=analyses, force=force, source=file, pdf=True)
+        pdf = "report.pdf" if (out / "report.pdf").exists() else \
+            "no report.pdf: Chromium is not installed (apt-get install chromium)"
+        click.echo(f"wrote {out}/ (plan.csv, plan.json, plan.xlsx, charts/, report.html, "
+                   f"{pdf})", err=fmt != "table")
 
 
 def _with_progress(job):
@@ -376,20 +380,27 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
               help="YAML: campaign -> stage rules, KPI columns, generic column names.")
 @click.option("--period", help="Planning period: 2026-Q1, 2026-03, 2026 or 90d "
                                "(default: the quarter after the data).")
-@click.option("--by", type=click.Choice(["day", "week"]), default="day", show_default=True,
-              help="Fit on daily or weekly totals.")
+@click.option("--by", type=click.Choice(["day", "week", "month"]), default="day",
+              show_default=True, help="Fit on daily, weekly or monthly totals (carryover is "
+                                      "per this unit).")
 @click.option("--max-multiple", type=float, default=1.5, show_default=True,
               help="Each line's max: this times the highest spend per day seen.")
-@click.option("--bootstrap", type=int, default=60, show_default=True,
-              help="Bootstrap refits per line for the curve's band.")
+@click.option("--bootstrap", type=int, default=0, show_default=True,
+              help="0: the band from the fit's sandwich covariance (fast, calibrated); N: "
+                   "from N block-bootstrap refits instead (slower).")
+@click.option("--lift", type=click.Path(path_type=Path),
+              help="Lift tests (YAML or CSV: line, spend, per, incremental, low, high) that "
+                   "set the level of their lines, as the mapping file's calibration:.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also list the campaigns of each line (spend share, outcome, why).")
 @click.option("--charts", type=click.Path(path_type=Path),
               help="Also write one chart per line (PNG) into this folder.")
 @click.option("--skip-bad", is_flag=True,
               help="Leave out lines or campaigns that cannot be fitted (named in the output).")
 @click.option("--force", is_flag=True, help="Replace an existing --out file or --charts folder.")
 def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str | None,
-        by: str, max_multiple: float, bootstrap: int, charts: Path | None, skip_bad: bool,
-        force: bool) -> None:
+        by: str, max_multiple: float, bootstrap: int, lift: Path | None, verbose: bool,
+        charts: Path | None, skip_bad: bool, force: bool) -> None:
     """Fit response curves from ad-platform exports and write a scenario.
 
     Reads Meta Ads Manager, Google Ads, LinkedIn Campaign Manager and TikTok Ads Manager
@@ -403,11 +414,12 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
           --period 2027-Q1 --out fitted.yaml --charts fit-charts
       allocator plan fitted.yaml
     """
-    from .fit.pipeline import fit_exports, quality_table
+    from .fit.pipeline import campaign_table, fit_exports, quality_table
     from .fit.scenario_writer import parse_period, scenario_text
     from .outputs.atomic import atomic_folder, atomic_write_text, check_target, holds
 
-    inputs = [*exports, *([mapping] if mapping is not None else [])]
+    inputs = [*exports, *([mapping] if mapping is not None else []),
+              *([lift] if lift is not None else [])]
     # an --out that is an input is the graver mistake: say that first
     check_target(out, force=force, inputs=inputs, folder=False)  # again when writing
     if out.suffix.lower() not in (".yaml", ".yml"):  # `plan` reads the file by its suffix
@@ -431,16 +443,21 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
                 bar.update(done - bar.pos)
 
             run = fit_exports(list(exports), mapping=mapping, by=by, bootstrap=bootstrap,
-                              skip_bad=skip_bad, progress=progress)
+                              skip_bad=skip_bad, lift=lift, progress=progress)
     else:
         run = fit_exports(list(exports), mapping=mapping, by=by, bootstrap=bootstrap,
-                          skip_bad=skip_bad)
+                          skip_bad=skip_bad, lift=lift)
     text = scenario_text(run.fits, period=period, by=by, multiple=max_multiple,
                          sources=run.sources, skipped=run.skipped)
     click.echo(quality_table(run).to_string(index=False))
+    if verbose:
+        click.echo("")
+        click.echo(campaign_table(run).to_string(index=False))
     for f in run.fits:
         for w in f.warnings:
             click.echo(f"warning: {f.series.name}: {w}")
+        for flag in f.series.flags:
+            click.echo(f"check: {f.series.name}: {flag}")
     for s in run.skipped:
         click.echo(f"skipped: {s}")
     if charts is None:

@@ -168,6 +168,7 @@ def test_weekly_fits_and_saturation_not_identified():
         np.random.default_rng(1).normal(0, 0.05, len(flat)))
     f = fit_line(s, bootstrap=10)
     assert not f.identified and "cannot identify saturation" in " ".join(f.warnings)
+    assert not fit_line(s).identified  # the fast band says so too
 
 
 # --- end to end ---------------------------------------------------------------------------
@@ -244,16 +245,18 @@ def test_negative_spend_and_duplicated_days(tmp_path):
 
 def test_too_few_points_and_spend_that_never_varies(tmp_path):
     out = _fit_error(tmp_path, _days(12))
-    assert "12 periods with spend; a curve needs at least 20" in out
+    assert ("line meta-conversion (meta.csv; campaign 'Sales DE'): 12 days with spend; a "
+            "curve needs at least 20") in out
     out = _fit_error(tmp_path, _days(40, spend=lambda d: 250.0))
-    assert "spend never varies (about 250.00 every period)" in out
+    assert "spend never varies (about 250.00 every day)" in out
 
 
 def test_mixed_currencies_in_one_line(tmp_path):
     a = _write(tmp_path, "a.csv", _days(30).replace("Amount spent (EUR)", "Amount spent (EUR)"))
     b = _write(tmp_path, "b.csv", _days(30, start=30).replace("(EUR)", "(USD)"))
     r = CliRunner().invoke(main, ["fit", str(a), str(b), "--out", str(tmp_path / "o.yaml")])
-    assert r.exit_code == 1 and "spend in EUR and USD" in r.output
+    assert r.exit_code == 1 and f"the exports are in EUR and USD ({a} in EUR; {b} in USD)" \
+        in r.output
 
 
 def test_unknown_campaign_stops_unless_skip_bad(tmp_path):
@@ -293,7 +296,7 @@ def test_a_bad_line_stops_the_run_unless_skip_bad(tmp_path):
                    "Complete payment\n" + "".join(
                        f"2026-05-{d + 1:02d},TT Sales,Product sales,{100 + d * 7},{3 + d}\n"
                        for d in range(10)))
-    with pytest.raises(ExportError, match="10 periods with spend"):
+    with pytest.raises(ExportError, match="tt.csv; campaign 'TT Sales'\\): 10 days with spend"):
         fit_exports([tmp_path / "meta_ads_daily.csv", short], bootstrap=0)
     run = fit_exports([tmp_path / "meta_ads_daily.csv", short], bootstrap=0, skip_bad=True)
     assert {f.series.name for f in run.fits} == {"meta-awareness", "meta-consideration",

@@ -134,6 +134,12 @@ def _base_name(name: str) -> tuple[str, str | None]:
 
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old Excel .xls (and .doc, .msg) file
+# what a file that is not an export usually is, by its first bytes
+_SIGNATURES = [(b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+               (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"%PDF", "a PDF document"),
+               (b"\x1f\x8b", "a gzip archive"), (b"PAR1", "a Parquet file"),
+               (b"Rar!", "a RAR archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+               (b"SQLite format 3", "an SQLite database"), (b"RIFF", "a RIFF (WebP/WAV) file")]
 _ZIP = b"PK\x03\x04"  # an .xlsx is a zip archive
 
 
@@ -144,9 +150,32 @@ def _raw_rows(path: Path) -> list[list]:
         data = path.read_bytes()
     except OSError as exc:
         raise ExportError([f"{path}: cannot be read: {exc.strerror}"]) from None
+    kind = "CSV" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "CSV or XLSX"
+    for magic, what in _SIGNATURES:
+        if data.startswith(magic):
+            raise ExportError([f"{path}: this looks like {what}, not a {kind} export; download "
+                               "the report from the ad platform as CSV or XLSX"])
+    if not data.strip():
+        raise ExportError([f"{path}: is empty; download the report again as CSV or XLSX"])
     if data.startswith(_ZIP):
+        import zipfile
+
         from openpyxl import load_workbook
 
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except (zipfile.BadZipFile, OSError):
+            raise ExportError([f"{path}: this looks like a damaged ZIP or XLSX file; download "
+                               "the report again"]) from None
+        if "xl/workbook.xml" not in names:
+            what = ("a Word document" if "word/document.xml" in names else
+                    "a PowerPoint file" if "ppt/presentation.xml" in names else
+                    "a Numbers file" if any(n.startswith("Index/") for n in names) else
+                    "a ZIP archive")
+            inner = [n for n in names if n.lower().endswith((".csv", ".xlsx"))]
+            hint = (f"; unzip it and give {inner[0]}" if inner and what == "a ZIP archive"
+                    else "; export the report as CSV or XLSX")
+            raise ExportError([f"{path}: this looks like {what}, not a {kind} export{hint}"])
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a file that is not xlsx

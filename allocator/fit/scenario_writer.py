@@ -14,10 +14,10 @@ import pandas as pd
 from .. import __version__
 from .. import curves as cv
 from ..errors import AllocatorError
-from .fitting import Fit
+from .fitting import SATURATION_WIDTH, UNIT_DAYS, Fit
 from .mapping import KPI_WORDS
 
-__all__ = ["parse_period", "scenario_text", "RUN_RATE_DAYS"]
+__all__ = ["parse_period", "scenario_text", "line_notes", "carryover_accepted", "RUN_RATE_DAYS"]
 
 RUN_RATE_DAYS = 28  # the baseline: the last four weeks' spend per day
 UNIT_COST = {"awareness": ("CPM", 1000), "consideration": ("CPC", 1),
@@ -67,45 +67,111 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def carryover_accepted() -> bool:
+    """Whether this allocator's scenario model takes `carryover:` on a line (plans over
+    time); until it does, the fitted file carries it as a comment."""
+    from ..scenario import LineSpec
+
+    return "carryover" in LineSpec.model_fields
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _campaigns(f: Fit) -> list[str]:
+    out = []
+    for m in f.series.members:
+        out.append(f"  #     {m['share']:>4.0%} {_quote(m['campaign'])} "
+                   f"({m['outcome']:,.0f} {KPI_WORDS[f.series.kpi]}; stage by {m['why']})")
+    return out
+
+
+def line_notes(f: Fit, *, unit: str, currency: str, per_period: float) -> list[str]:
+    """The comment block above a fitted line: what it is made of and how far to trust it."""
+    s = f.series
+    how = ("negative binomial maximum likelihood" if f.model.startswith("negative")
+           else "robust least squares")
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in sorted(f.criterion.items(),
+                                                           key=lambda kv: kv[1]))
+    crit = "mean negative log-likelihood" if f.model.startswith("negative") else \
+        "mean relative error"
+    note = [f"  # {s.name}: {f.family} fitted on {int((s.spend > 0).sum())} {unit}s by {how} "
+            f"(KPI {KPI_WORDS[s.kpi]}); R2 {f.r2:.2f}, error {f.error:.1%} (held out "
+            f"{f.held_out[f.family]:.1%})",
+            f"  #   campaigns ({len(s.members)}, share of the line's spend):", *_campaigns(f),
+            f"  #   family chosen on {5} held-out blocks ({crit}, lower is better): {scores}; "
+            + (f"{', '.join(f.rivals)} within 2 standard errors, so in the band too"
+               if f.rivals else "no rival within 2 standard errors")]
+    if f.weekday is not None:
+        effects = ", ".join(f"{d} {w - 1:+.0%}" for d, w in zip(WEEKDAYS, f.weekday,
+                                                                strict=True))
+        note.append(f"  #   weekday effects (estimated; the curve is the average day): {effects}")
+    note += [f"  #   {n}" for n in f.notes]
+    note += [f"  #   spend seen {currency} {f.spend_min:,.0f} to {f.spend_max:,.0f} per {unit} "
+             f"(5th-95th percentile, peak {f.spend_peak:,.0f}); curve scaled from per {unit} "
+             f"to the period ({per_period:g} {unit}s, even pacing)",
+             f"  #   90 % band over that range: x{f.low:.3f} to x{f.high:.3f} (low / high, read "
+             "by the uncertainty analysis)",
+             ("  #   saturation identified" if f.identified else
+              "  #   saturation NOT identified: plan within the observed range or run a test")
+             + f": at 1.5x the top spend seen the band is {f.saturation_width:.0%} wide "
+             f"(identified below {SATURATION_WIDTH:.0%})"]
+    for c in f.calibration:
+        note.append(f"  #   calibrated by lift test {c['label']}: {c['incremental']:,.0f} "
+                    f"incremental {KPI_WORDS[s.kpi]} per {c['per']} ({c['level']:.0%} interval "
+                    f"{c['low']:,.0f}-{c['high']:,.0f}) at {currency} {c['spend']:,.0f} per "
+                    f"{c['per']}; the exports' curve gave {c['before']:,.0f}, the level is "
+                    f"scaled x{c['factor']:.3f} and now gives {c['curve']:,.0f}")
+    note += [f"  #   WARNING: {w}" for w in f.warnings]
+    note += [f"  #   CHECK: {flag}" for flag in s.flags]
+    return note
+
+
 def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: float,
                   sources: list[str], skipped: list[str]) -> str:
     """The scenario as YAML text with comments."""
     last = pd.Timestamp(max(max(f.series.dates) for f in fits)).date()
     label, days = parse_period(period, last)
-    per_period = days if by == "day" else days / 7.0  # fitted periods in the planning period
-    unit = "day" if by == "day" else "week"
+    unit = by
+    per_period = round(days / UNIT_DAYS[by], 4)  # fitted periods in the planning period
     currency = next((f.series.currency for f in fits if f.series.currency), "EUR")
     stages = list(dict.fromkeys(s for s in UNIT_COST if any(f.series.stage == s for f in fits)))
     platforms = list(dict.fromkeys(f.series.platform for f in fits))
     first = pd.Timestamp(min(min(f.series.dates) for f in fits)).date()
+    takes_carryover = carryover_accepted()
 
     lines_out = []
     baselines = {}
     for f in fits:
         s = f.series
         recent = s.dates >= np.datetime64(last - timedelta(days=RUN_RATE_DAYS - 1))
-        run_rate = float(s.spend[recent].sum()) / (RUN_RATE_DAYS if by == "day" else 4.0)
+        n_recent = max(RUN_RATE_DAYS / UNIT_DAYS[by], 1.0)
+        run_rate = float(s.spend[recent].sum()) / n_recent
         baselines[s.name] = run_rate * per_period
         cap = multiple * f.spend_peak * per_period
-        curve = cv.scaled(f.curve, outcome=per_period, cost=per_period)
-        rivals = ", ".join(f"{k} {v:.1%}" for k, v in sorted(f.held_out.items(),
-                                                              key=lambda kv: kv[1]))
-        note = [f"  # {s.name}: {f.family} fitted on {len(s.spend)} {unit}s "
-                f"({len(s.campaigns)} campaign{'s' if len(s.campaigns) > 1 else ''}, "
-                f"KPI {KPI_WORDS[s.kpi]}); R2 {f.r2:.2f}, MAPE {f.mape:.1%}",
-                f"  #   held-out error by family: {rivals}",
-                f"  #   spend seen {currency} {f.spend_min:,.0f} to {f.spend_max:,.0f} per "
-                f"{unit} (5th-95th percentile, peak {f.spend_peak:,.0f}); curve scaled from "
-                f"per {unit} to the period ({per_period:g} {unit}s, even pacing)",
-                f"  #   95 % bootstrap band over that range: x{f.low:.3f} to x{f.high:.3f} "
-                "(low / high, read by the uncertainty analysis)"]
-        note += [f"  #   WARNING: {w}" for w in f.warnings]
+        note = line_notes(f, unit=unit, currency=currency, per_period=per_period)
         revenue = float(s.revenue.sum())
         outcome = float(s.outcome.sum())
         body = [f"  - name: {s.name}", f"    stage: {s.stage}", f"    platform: {s.platform}"]
         if s.market:
             body.append(f"    market: {_quote(s.market)}")
-        body.append(f"    curve: {{{_curve_yaml(curve)}, low: {f.low:.4f}, high: {f.high:.4f}}}")
+        band = f"low: {f.low:.4f}, high: {f.high:.4f}"
+        if f.carryover_identified and takes_carryover:
+            curve = cv.scaled(f.curve, outcome=per_period, cost=per_period)
+            body.append(f"    curve: {{{_curve_yaml(curve)}, {band}}}   # of effective spend")
+            body.append(f"    carryover: {f.carryover:.3f}   # per {unit} (the fit's --by "
+                        "unit), geometric, before saturation")
+        else:
+            curve = cv.scaled(f.response, outcome=per_period, cost=per_period)
+            body.append(f"    curve: {{{_curve_yaml(curve)}, {band}}}")
+            if f.carryover_identified:
+                eff = cv.scaled(f.curve, outcome=per_period, cost=per_period)
+                body.append(f"    # carryover: {f.carryover:.3f}   # per {unit} (the fit's --by "
+                            "unit), before saturation. Commented out: this allocator's "
+                            "scenario model does not take `carryover` yet, so the curve above "
+                            "is the response to spend sustained at that level (carryover "
+                            "folded in). With carryover, use the curve of effective spend: "
+                            f"curve: {{{_curve_yaml(eff)}, {band}}}")
         if revenue > 0 and outcome > 0:
             body.append(f"    revenue_per_outcome: {revenue / outcome:.2f}   "
                         f"# {currency} {revenue:,.0f} over {outcome:,.0f} {KPI_WORDS[s.kpi]}")
@@ -141,7 +207,9 @@ def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: flo
         *[f"#   {src}" for src in sources],
         f"# Data {first} to {last}, per {unit}. Planning period {label}: {days} days.",
         "# Each curve is fitted per " + unit + " and scaled to the period at even pacing;",
-        "# its comment says what the data covers and how well the curve fits.",
+        "# its comment says what the data covers, which campaigns it holds, how well it fits.",
+        f"# carryover is per {unit} (the fit's unit); a line without it has none the data",
+        "# could identify. Bands are 90 % over the spend each line's data covers.",
         "# Check the ASSUMPTION and WARNING comments before you trust a plan.",
     ]
     if skipped:

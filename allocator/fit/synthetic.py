@@ -34,6 +34,8 @@ class TrueLine:
     s: float
     spend: float  # typical daily spend
     revenue_per_outcome: float = 0.0
+    carryover: float = 0.0  # geometric, per day, before saturation
+    counts: bool = False  # outcomes are whole counts (Poisson around the noisy mean)
 
     @property
     def curve(self) -> cv.Hill:
@@ -84,8 +86,16 @@ def simulate(line: TrueLine, days: int, start: date, rng: np.random.Generator,
     pauses = rng.random(days) < 0.015  # a paused day now and then
     spend[pauses] = 0.0
     conv_by_day = np.array([1.03, 1.04, 1.02, 1.0, 0.97, 0.95, 0.99])  # weekday effect
-    outcome = line.curve.value(spend) * conv_by_day[weekday] * np.exp(rng.normal(0, noise, days))
+    effective = spend
+    if line.carryover:
+        from scipy.signal import lfilter
+
+        effective = lfilter([1.0], [1.0, -line.carryover], spend)
+    outcome = line.curve.value(effective) * conv_by_day[weekday] * np.exp(
+        rng.normal(0, noise, days))
     outcome = np.where(spend > 0, outcome, 0.0)
+    if line.counts:
+        outcome = rng.poisson(outcome).astype(float)
     share = rng.dirichlet(np.ones(len(line.campaigns)) * 4, size=days)  # campaigns' split
     return {"dates": [start + timedelta(d) for d in range(days)], "spend": spend,
             "outcome": outcome, "share": share}
