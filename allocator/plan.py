@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .accounting import Accounting
 from .problem import Problem, violations
 from .scenario import Scenario
 from .solve import Solution
@@ -37,6 +38,10 @@ class Plan:
     baseline_objective: float | None = None
     baseline_violations: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    # one accounting (allocator.accounting): value, spend, penalties, objective; today's too
+    accounting: Accounting | None = None
+    baseline_accounting: Accounting | None = None
+    reconciliation: pd.DataFrame | None = None  # per line: net marginal against the prices
 
     @property
     def currency(self) -> str:
@@ -73,6 +78,10 @@ class Plan:
             "currency": self.currency,
             "notes": list(s.notes),
         }
+        if self.accounting is not None:
+            out.update(self.accounting.as_dict())
+        if self.baseline_accounting is not None:
+            out["baseline"] = self.baseline_accounting.as_dict()
         if self.baseline_objective is not None:
             out["baseline_objective"] = self.baseline_objective
             out["baseline_feasible"] = not self.baseline_violations
@@ -126,10 +135,21 @@ def _shadow_words(row, price: float, p: Problem, x: np.ndarray, y: np.ndarray) -
 def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
     """Tables and checks for a solved problem."""
     p = sol.problem or p  # target efficiency solves with its target row and found budget
+    if sc.periods is not None:  # the tables are per line x period
+        from .periods import flatten
+
+        sc = flatten(sc)[0]
     x = sol.x
     y = p.outcomes(x)
     with np.errstate(invalid="ignore"):
-        d = np.where(x > 0, p.marginals(x), 0.0)
+        d = p.marginals(x)
+        d = np.where((x > 0) & np.isfinite(d), d, 0.0) if p.carry is None else \
+            np.where(np.isfinite(d), d, 0.0)
+
+    def per_unit(v: np.ndarray) -> np.ndarray:
+        """What the next unit of currency on each line adds to v @ outcomes (with
+        carryover: in its own and later periods)."""
+        return p.pullback(v, x, d)
     stage_per = np.array([sc.stages[s].per for s in p.stages])
     total = max(float(x.sum()), 1e-12)
     value = p.value_per_outcome * y
@@ -149,11 +169,12 @@ def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
         "value": value,
         "revenue": revenue,
         "roas": np.where(p.revenue_per_outcome > 0, _ratio(revenue, x), np.nan),
-        "marginal_roas": np.where(p.revenue_per_outcome > 0, p.revenue_per_outcome * d, np.nan),
-        "marginal_value": p.value_per_outcome * d,
+        "marginal_roas": np.where(p.revenue_per_outcome > 0, per_unit(p.revenue_per_outcome),
+                                  np.nan),
+        "marginal_value": per_unit(p.value_per_outcome),
         # objective gained by the next unit of currency on this line (after its own cost)
         "marginal_return": (np.zeros(p.n) - 1.0) if p.minimize_spend
-        else p.weight * d - p.spend_cost,
+        else per_unit(p.weight) - p.spend_cost,
         "min": p.lo,
         "max": np.where([r in ("budget", "reach") for r in p.hi_reason], np.nan, p.hi),
         "min_if_active": np.where(p.threshold > 0, p.threshold, np.nan),
@@ -219,7 +240,54 @@ def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
     if p.baseline is not None:
         plan.baseline_objective = p.objective(p.baseline)
         plan.baseline_violations = violations(p, p.baseline)
+    _account(plan, sc, p, x)
     return plan
+
+
+# --- the accounting (allocator.accounting): one set of figures for every output ------------
+
+
+def _account(plan: Plan, sc: Scenario, p: Problem, x: np.ndarray) -> None:
+    """Value, spend, penalties and objective apart; net marginals on every line (unfunded
+    lines: their best first block); each constraint where the plan sits in planner units,
+    and the price that reconciles the lines' marginals with the budget's."""
+    from .accounting import account, marginal_net, planner_terms, reconcile
+
+    bands = sc.guideline_bands()
+    plan.accounting = account(p, x, bands)
+    if p.baseline is not None:
+        plan.baseline_accounting = account(p, p.baseline, bands)
+    plan.lines["marginal_return"] = marginal_net(p, x)
+    y = p.outcomes(x)
+    bind = binding(p, x)
+    lines, prices = reconcile(p, x, plan.solution.shadow_prices, bind)
+    plan.reconciliation = lines
+    fitted = dict(zip(prices["constraint"], prices["fitted_price"], strict=True))
+    rows = {r.name: r for r in p.rows}
+    cons = plan.constraints
+    at, limit, price = [], [], []
+    for _, c in cons.iterrows():
+        r = rows.get(c["constraint"])
+        if r is not None:
+            a, lim = planner_terms(p, r, x, y)
+        elif c["kind"] == "line":
+            a, lim = f"{p.currency} {c['value']:,.0f}", f"{p.currency} {c['limit']:,.0f}"
+        else:
+            a, lim = f"{c['value']:,.0f}", f"{c['limit']:,.0f}"
+        at.append(a)
+        limit.append(lim)
+        measured = c["shadow_price"]
+        price.append(fitted.get(c["constraint"], measured if np.isfinite(measured) else np.nan))
+    cons.insert(3, "plan_at", at)
+    cons.insert(4, "limit_at", limit)
+    cons["price"] = price
+    # a soft band's edge the plan sits on holds like a constraint: it is binding, with a price
+    edge = cons["constraint"].isin([n for n in fitted if rows[n].penalty])
+    cons.loc[edge, "binding"] = True
+    cons["meaning"] = [
+        _shadow_words(rows.get(c["constraint"]), c["price"], p, x, y)
+        if c["binding"] and np.isfinite(c["price"]) and abs(c["price"]) > 1e-12 else ""
+        for _, c in cons.iterrows()]
 
 
 # --- files -----------------------------------------------------------------------------------

@@ -10,54 +10,88 @@ import pandas as pd
 from ..analysis.compare import Comparison
 from ..plan import Plan
 
-__all__ = ["format_table", "format_comparison", "formatted", "format_cell", "format_change"]
+__all__ = ["format_table", "headline", "format_comparison", "formatted", "format_cell",
+           "format_change"]
 
 
 def _money(v: float) -> str:
     return "" if v is None or not math.isfinite(v) else f"{v:,.0f}"
 
 
-def format_table(plan: Plan) -> str:
-    """The plan as a readable console table."""
-    s, cur = plan.solution, plan.currency
-    out = [f"{plan.scenario.name}: {s.status}, {plan.objective_label} "
-           f"{plan.shown(s.objective):,.2f}",
-           f"certified: at most {s.gap:.3%} below the best plan (bound {s.bound:,.2f}); "
-           f"solver {s.method}, {s.seconds:.2f} s",
-           f"total spend {cur} {plan.total_spend:,.0f}"]
-    if plan.baseline_objective is not None:
-        base = plan.baseline_objective
-        better = s.objective - base
+def _pct_change(delta: float, base: float) -> str:
+    """A relative change only where it means something: against a positive base."""
+    return f" ({delta / base:+.1%})" if base > 0 else ""
+
+
+def headline(plan: Plan) -> list[str]:
+    """The plan's figures, each named: value (gross), spend, guideline penalties, the net
+    objective the certificate is on, and the change against today on the same figure."""
+    s, acc, cur = plan.solution, plan.accounting, plan.currency
+    out = [f"{plan.scenario.name}: {s.status}"]
+    if acc.goal == "min_spend":
+        out.append(f"spend {cur} {acc.spend:,.0f} (minimised)")
+    else:
+        out.append(f"{acc.value_label} {acc.value:,.2f}; spend {cur} {acc.spend:,.0f}"
+                   + (f"; {acc.earned_label} {acc.earned:,.2f}"
+                      if acc.earned_label != acc.value_label else ""))
+    if any(b.soft for b in acc.bands):
+        out.append(f"guideline penalties {cur} {acc.penalties:,.2f}; objective net of "
+                   f"penalties {plan.shown(acc.objective):,.2f}")
+    out.append(f"certified: at most {s.gap:.3%} below the best plan (bound on the net "
+               f"objective {plan.shown(s.bound):,.2f}); solver {s.method}, {s.seconds:.2f} s")
+    base = plan.baseline_accounting
+    if base is not None:
+        delta = acc.earned - base.earned
+        spend = acc.spend - base.spend
+        more = "" if abs(spend) < 0.5 else (f"; the plan spends {cur} {abs(spend):,.0f} "
+                                            f"{'more' if spend > 0 else 'less'} than today")
         broken = plan.baseline_violations
         feas = "" if not broken else (f" (today's spend breaks {len(broken)} constraint"
                                       f"{'s' if len(broken) > 1 else ''}: "
                                       f"{broken[0].split(': ', 1)[-1]}"
                                       f"{', ...' if len(broken) > 1 else ''})")
-        out.append(f"baseline {plan.objective_label} {base:,.2f}; plan is {better:+,.2f}"
-                   f"{'' if base == 0 else f' ({better / abs(base):+.1%})'}{feas}")
+        out.append(f"today: {acc.earned_label} {base.earned:,.2f}; plan {delta:+,.2f}"
+                   f"{_pct_change(delta, base.earned)}{more}{feas}")
+    return out
+
+
+def format_table(plan: Plan) -> str:
+    """The plan as a readable console table."""
+    s, cur = plan.solution, plan.currency
+    out = headline(plan)
     out.extend(f"note: {n}" for n in s.notes)
     cols = ["line", "stage", "platform", "spend", "share_of_total", "outcome", "unit_cost",
             "unit_cost_label", "roas", "next_1k"]
     if "baseline" in plan.lines:
         cols += ["baseline", "change"]
     lines = plan.lines.assign(next_1k=plan.lines["marginal_return"] * 1000)
-    df = lines[cols].rename(columns={"next_1k": f"next {cur} 1k buys"})
-    fmt = {"spend": _money, "outcome": _money, "baseline": _money,
+    df = lines[cols].rename(columns={"next_1k": f"next {cur} 1k adds", "spend":
+                                     f"spend ({cur})", "baseline": f"today ({cur})",
+                                     "share_of_total": "share", "unit_cost_label": "metric",
+                                     "unit_cost": "unit cost", "roas": "ROAS"})
+    fmt = {f"spend ({cur})": _money, "outcome": _money, f"today ({cur})": _money,
            "change": lambda v: f"{v:+,.0f}",
-           "share_of_total": lambda v: f"{v:.1%}",
-           "unit_cost": lambda v: "" if not math.isfinite(v) else f"{v:,.2f}",
-           "roas": lambda v: "" if not math.isfinite(v) else f"{v:.2f}",
-           f"next {cur} 1k buys": lambda v: f"{v:,.2f}"}
+           "share": lambda v: f"{v:.1%}",
+           "unit cost": lambda v: "" if not math.isfinite(v) else f"{v:,.2f}",
+           "ROAS": lambda v: "" if not math.isfinite(v) else f"{v:.2f}",
+           f"next {cur} 1k adds": lambda v: f"{v:,.2f}"}
     out += ["", df.to_string(index=False, formatters=fmt, na_rep="")]
     st = plan.stages[["stage", "spend", "share_of_total", "outcome", "kpi", "unit_cost",
-                      "unit_cost_label", "roas"]]
+                      "unit_cost_label", "roas"]].rename(
+        columns={"spend": f"spend ({cur})", "share_of_total": "share",
+                 "unit_cost_label": "metric", "unit_cost": "unit cost", "roas": "ROAS"})
     out += ["", st.to_string(index=False, formatters=fmt, na_rep="")]
+    out += [f"next {cur} 1k adds: the net objective the next {cur} 1,000 on the line adds "
+            "(after guideline penalties; an unfunded line: its best first block)"]
+    bands = plan.accounting.bands
+    if bands:
+        out += ["", "guidelines:"] + [f"  {b.words(cur)}" for b in bands]
     bind = plan.constraints[plan.constraints["binding"]]
     if len(bind):
-        out += ["", "binding constraints:"]
+        out += ["", "binding constraints and their prices:"]
         for _, row in bind.iterrows():
             meaning = f": {row['meaning']}" if row["meaning"] else ""
-            out.append(f"  {row['rule']}{meaning}")
+            out.append(f"  {row['rule']} (plan at {row['plan_at']}){meaning}")
     if plan.violations:
         out += ["", "CONSTRAINTS BROKEN (please report):", *plan.violations]
     return "\n".join(out)

@@ -25,10 +25,11 @@ def write_charts(plan: Plan, analyses: dict | None, folder: Path) -> None:
 
 def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = None,
                       force: bool = False, source: str | Path | None = None,
-                      report: bool = True) -> Path:
+                      report: bool = True, pdf: bool = False) -> Path:
     """Write the plan folder atomically: plan.csv, plan.json, plan.xlsx, the resolved
-    scenario and (with `report`) charts/ and report.html all go to a temporary folder beside
-    the target, which replaces the target only when complete."""
+    scenario and (with `report`) charts/, report.html and (with `pdf`, when Chromium is
+    installed) report.pdf all go to a temporary folder beside the target, which replaces
+    the target only when complete."""
     with atomic_folder(out, force=force, inputs=[source] if source else []) as tmp:
         csv.write_plan_csv(plan, tmp / "plan.csv")
         data = json.plan_json(plan, source)
@@ -47,6 +48,10 @@ def write_plan_folder(plan: Plan, out: str | Path, *, analyses: dict | None = No
             write_charts(plan, analyses, tmp / "charts")
             (tmp / "report.html").write_text(html.render_html(plan, analyses, source),
                                              encoding="utf-8")
+            if pdf:
+                from .pdf import write_pdf
+
+                write_pdf(tmp / "report.html", tmp / "report.pdf")
     return Path(out)
 
 

@@ -51,17 +51,31 @@ def _pct(v) -> str:
 
 HEADERS = {"share_of_total": "share", "share_of_stage": "share of stage",
            "unit_cost": "unit cost", "unit_cost_label": "cost metric", "roas": "ROAS",
-           "kpi": "KPI", "shadow_price": "shadow price", "next_1k": "next 1k buys",
+           "kpi": "KPI", "shadow_price": "shadow price", "next_1k": "next 1k adds ({cur})",
            "min_if_active": "min if active", "value_per_outcome": "value / outcome",
            "revenue_per_outcome": "revenue / outcome", "p10": "P10", "p50": "P50",
-           "p90": "P90"}
+           "p90": "P90", "plan_at": "plan at", "limit_at": "limit",
+           "meaning": "price (what relaxing it is worth)", "today_spend": "spend today ({cur})",
+           "plan_spend": "spend plan ({cur})", "today_share": "share today",
+           "plan_share": "share plan",
+           "today_outcome": "outcome today", "plan_outcome": "outcome plan",
+           "metric": "cost metric", "today_cost": "unit cost today",
+           "plan_cost": "unit cost plan", "today_roas": "ROAS today", "plan_roas": "ROAS plan",
+           "spend": "spend ({cur})", "baseline": "today ({cur})", "change": "change ({cur})",
+           }
 
 
-def _table(df: pd.DataFrame, formats: dict, total: dict | None = None) -> str:
-    """An HTML table with per-column formatting; text columns left-aligned."""
+def _header(c: str, cur: str) -> str:
+    text = HEADERS.get(c, c)
+    return text.replace("{cur}", cur) if cur else text.replace(" ({cur})", "")
+
+
+def _table(df: pd.DataFrame, formats: dict, total: dict | None = None, cur: str = "") -> str:
+    """An HTML table with per-column formatting; text columns left-aligned; money headers
+    carry the currency when `cur` is given."""
     cols = list(formats)
     head = "".join(f'<th class="{"text" if formats[c] is None else ""}">'
-                   f'{html.escape(HEADERS.get(c, c))}</th>' for c in cols)
+                   f'{html.escape(_header(c, cur))}</th>' for c in cols)
     body = []
     for _, row in df.iterrows():
         cells = []
@@ -76,6 +90,47 @@ def _table(df: pd.DataFrame, formats: dict, total: dict | None = None) -> str:
         body.append(f'<tr class="total">{cells}</tr>')
     return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _today_table(plan: Plan) -> str:
+    """Today against the plan, per stage: spend, share, outcome, unit cost, ROAS, and what
+    the next 1k adds (the plan's). Empty without a baseline."""
+    if plan.baseline_accounting is None or "baseline" not in plan.lines:
+        return ""
+    p, sc = plan.problem, plan.scenario
+    lines = plan.lines.assign(today_outcome=p.outcomes(np.asarray(plan.lines["baseline"],
+                                                                     dtype=float)))
+    lines = lines.assign(today_revenue=p.revenue_per_outcome * lines["today_outcome"])
+    g = lines.groupby("stage", sort=False).agg(
+        today=("baseline", "sum"), plan=("spend", "sum"), today_out=("today_outcome", "sum"),
+        plan_out=("outcome", "sum"), today_rev=("today_revenue", "sum"),
+        plan_rev=("revenue", "sum")).reset_index()
+    per = np.array([sc.stages[s].per for s in g["stage"]])
+    t_total, p_total = g["today"].sum(), g["plan"].sum()
+
+    def ratio(a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(b > 0, a / b, np.nan)
+
+    best = plan.lines.groupby("stage", sort=False)["marginal_return"].max()
+    df = pd.DataFrame({
+        "stage": g["stage"], "today_spend": g["today"], "plan_spend": g["plan"],
+        "today_share": g["today"] / max(t_total, 1e-12), "plan_share": g["plan"] / p_total,
+        "today_outcome": g["today_out"], "plan_outcome": g["plan_out"],
+        "metric": [sc.stages[s].unit_cost_label for s in g["stage"]],
+        "today_cost": ratio(g["today"] * per, g["today_out"]),
+        "plan_cost": ratio(g["plan"] * per, g["plan_out"]),
+        "today_roas": ratio(g["today_rev"], g["today"]),
+        "plan_roas": ratio(g["plan_rev"], g["plan"]),
+        "next_1k": [best.get(s, np.nan) * 1000 for s in g["stage"]]})
+    two = lambda v: _num(v, 2)  # noqa: E731
+    return _table(df, {"stage": None, "today_spend": _num, "plan_spend": _num,
+                       "today_share": _pct, "plan_share": _pct, "today_outcome": _num,
+                       "plan_outcome": _num, "metric": None, "today_cost": two,
+                       "plan_cost": two, "today_roas": two, "plan_roas": two,
+                       "next_1k": _num},
+                  {"stage": "total", "today_spend": _num(t_total), "plan_spend": _num(p_total),
+                   "today_share": "100.0%", "plan_share": "100.0%"}, plan.currency)
 
 
 def _signed(v) -> str:
@@ -95,11 +150,15 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
     objective = plan.shown(s.objective)
     has_base = "baseline" in plan.lines
     baseline = None
-    if plan.baseline_objective is not None:
-        delta = s.objective - plan.baseline_objective
-        rel = f" ({delta / abs(plan.baseline_objective):+.1%})" if plan.baseline_objective else ""
+    if plan.baseline_accounting is not None:
+        base, acc = plan.baseline_accounting, plan.accounting
+        delta = acc.earned - base.earned
+        rel = f" ({delta / base.earned:+.1%})" if base.earned > 0 else ""
+        more = acc.spend - base.spend
         baseline = {"delta": delta, "delta_text": f"{delta:+,.0f}{rel}",
-                    "objective": show(plan.baseline_objective),
+                    "objective": show(base.earned), "label": html.escape(acc.earned_label),
+                    "spend_text": "" if abs(more) < 0.5 else
+                    f"the plan spends {cur} {abs(more):,.0f} {'more' if more > 0 else 'less'}",
                     "feasible": not plan.baseline_violations}
     b = sc.budget
     budget_text = "" if b is None else (f"budget {cur} {b.max:,.0f}" if b.exact else
@@ -127,11 +186,23 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
         total["change"] = f"{plan.total_spend - plan.stages['baseline'].sum():+,.0f}"
 
     cons = plan.constraints
-    binding = cons[cons["binding"]][["rule", "meaning"]].to_dict("records")
-    cons_fmt = {"rule": None, "value": lambda v: _num(v, 2), "limit": lambda v: _num(v, 2),
+    binding = cons[cons["binding"]][["rule", "plan_at", "meaning"]].to_dict("records")
+    cons_fmt = {"rule": None, "plan_at": None, "limit_at": None,
                 "binding": lambda v: "yes" if v else "", "soft": lambda v: "soft" if v else "",
-                "violation": lambda v: _num(v, 2) if v else "",
-                "shadow_price": lambda v: _num(v, 4)}
+                "meaning": None}
+    acc = plan.accounting
+    guide = analyses.get("guideline") if sc.guidelines is not None else None
+    band_rows = []
+    for band in acc.bands:
+        keep = ""
+        if guide is not None and guide.stage == band.stage and not band.holds \
+                and math.isfinite(guide.cost):
+            keep = f"holding the band would cost {show(guide.cost)} of the objective"
+        band_rows.append({"words": html.escape(band.words(cur)), "holds": band.holds,
+                          "keep": keep})
+    figures = [{"label": lab, "value": show(v) if "(" in lab or goal != "conversions"
+                else f"{v:,.1f}"} for lab, v in acc.rows()]
+    today = _today_table(plan)
 
     plan_figs = [("allocation", charts.allocation(plan), "Spend by stage and platform"),
                  ("funnel", charts.funnel(plan), "Volume and unit cost per stage"),
@@ -145,8 +216,8 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
               "tornado": charts.tornado, "uncertainty": charts.uncertainty}
     for key in ("frontier", "guideline", "tornado", "uncertainty"):
         result = analyses.get(key)
-        if result is None:
-            continue
+        if result is None or (key == "guideline" and sc.guidelines is None):
+            continue  # no guideline in the scenario: nothing to price
         table = None
         if key == "uncertainty":
             table = _table(result.table.assign(kpi=[result.labels.get(k, k)
@@ -193,11 +264,15 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
         status=s.status, notes=[html.escape(n) for n in s.notes], baseline=baseline,
         violations=[html.escape(v) for v in plan.violations],
         plan_charts=[{"data": _png(f), "alt": alt} for _, f, alt in plan_figs],
-        stage_table=_table(plan.stages, stage_fmt, total),
-        platform_table=_table(plan.platforms, platform_fmt),
-        line_table=_table(lines, line_fmt),
+        stage_table=_table(plan.stages, stage_fmt, total, cur),
+        platform_table=_table(plan.platforms, platform_fmt, cur=cur),
+        line_table=_table(lines, line_fmt, cur=cur),
         binding=[{k: html.escape(str(v)) for k, v in r.items()} for r in binding],
         constraint_table=_table(cons, cons_fmt),
+        figures=figures, bands=band_rows, today=today, accounting=acc,
+        value=show(acc.value) if goal != "conversions" else f"{acc.value:,.1f}",
+        value_label=html.escape(acc.value_label),
+        penalties=f"{cur} {acc.penalties:,.0f}" if any(b.soft for b in acc.bands) else "",
         sensitivity=sensitivity,
         stage_assumptions=_table(stage_rows, {"stage": None, "kpi": None, "unit cost": None,
                                               "per": _num, "value per outcome":
