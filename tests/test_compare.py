@@ -213,9 +213,14 @@ def test_comparison_differences_add_up(comparison):
 def test_comparison_matches_each_plan(comparison):
     for plan, label in zip(comparison.plans, comparison.labels, strict=True):
         obj = comparison.objective()[1][comparison.labels.index(label)]
-        assert obj == pytest.approx(plan.solution.objective)
+        # compared on the value a planner means, gross of the guideline penalties
+        assert obj == pytest.approx(plan.accounting.earned)
+        assert plan.accounting.earned - plan.accounting.penalties == pytest.approx(
+            plan.solution.objective)
     text = format_comparison(comparison)
-    assert text.splitlines()[0].split()[0] == "base"
+    assert text.splitlines()[0].startswith("compared: value (EUR) (gross")
+    assert text.splitlines()[3].split()[0] == "base"
+    assert max(len(line) for line in text.splitlines()) <= 100  # fits a terminal
     assert "(+25,000, +10.0%)" in text  # budget +10 %, in currency and per cent
 
 
@@ -256,8 +261,9 @@ def test_compare_cli(tmp_path):
     r = runner.invoke(main, ["compare", str(D2C), str(second), "--variant", "budget +10%",
                              "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
-    first = r.output.splitlines()[0].split()
-    assert first == ["base", "budget", "+10%", "other", "other:budget", "+10%"]
+    heads = [line.split() for line in r.output.splitlines() if line.split()[:1] == ["base"]]
+    assert [w for head in heads for w in head[1:]] == ["budget", "+10%", "other",
+                                                       "other:budget", "+10%"]
     assert (tmp_path / "out" / "report.html").exists()
 
 

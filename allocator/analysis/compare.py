@@ -51,7 +51,8 @@ class Comparison:
         return pd.concat([self.table, diff.drop(columns=["section", "metric", "unit"])], axis=1)
 
     def objective(self) -> tuple[str, np.ndarray]:
-        """The objective's label and its value per variant."""
+        """The figure compared, by its name, per variant: the value a planner means (value,
+        revenue, conversions; profit for a profit goal), gross of guideline penalties."""
         row = self.table[self.table["section"] == "total"].iloc[1]  # after total spend
         return row["metric"], row[self.labels].to_numpy(dtype=float)
 
@@ -70,9 +71,18 @@ def _metrics(plan: Plan, stages: list[str], platforms: list[str]) -> list[tuple]
     st = plan.stages.set_index("stage")
     pf = plan.platforms.set_index("platform")
     revenue = float(plan.lines["revenue"].sum())
+    acc = plan.accounting
+    banded = bool(acc.bands)  # hard bands too: their penalty is 0, said as 0
+    # the figure compared first (`Comparison.objective`) is the one a planner means: the
+    # value (or profit, or conversions), never net of guideline penalties unless said
     rows = [("total", "spend", cur, total),
-            ("total", plan.objective_label, "", plan.shown(s.objective)),
-            ("total", "revenue", cur, revenue),
+            ("total", acc.earned_label, "", acc.earned)]
+    if acc.earned_label != acc.value_label:
+        rows.append(("total", acc.value_label, "", acc.value))
+    if banded:
+        rows += [("total", "guideline penalties", cur, acc.penalties),
+                 ("total", "objective net of penalties", "", plan.shown(acc.objective))]
+    rows += [("total", "revenue", cur, revenue),
             ("total", "ROAS", "x", revenue / total if total > 0 and revenue > 0 else np.nan)]
     for stage in stages:
         spec = sc.stages.get(stage)
@@ -89,11 +99,12 @@ def _metrics(plan: Plan, stages: list[str], platforms: list[str]) -> list[tuple]
         spend = float(pf.loc[platform, "spend"]) if platform in pf.index else 0.0
         rows += [("platform", f"{platform} spend", cur, spend),
                  ("platform", f"{platform} share", "%", spend / total if total > 0 else np.nan)]
-    rows += [("certificate", "bound", "", plan.shown(s.bound)),
+    rows += [("certificate", "bound on the objective (net)", "", plan.shown(s.bound)),
              ("certificate", "gap", "gap", s.gap)]
-    if plan.baseline_objective is not None:
-        rows.append(("certificate", "today's plan (baseline)", "",
-                     plan.shown(plan.baseline_objective)))
+    base = plan.baseline_accounting
+    if base is not None:  # today's spend, valued under each variant's own assumptions
+        rows += [("today", f"today: {base.earned_label}", "", base.earned),
+                 ("today", "today: spend", cur, base.spend)]
     return rows
 
 

@@ -270,7 +270,9 @@ def frontier(fr: Frontier) -> Figure:
     return fig
 
 
-def guideline(gp: GuidelinePrice) -> Figure:
+def guideline(gp: GuidelinePrice, plan: Plan | None = None) -> Figure:
+    """The objective as the stage's share moves; the band; the free optimum; and, given
+    the plan, where the plan sits (a soft guideline lets it sit outside the band)."""
     t = gp.table.dropna(subset=["objective"])
     cur, goal = gp.currency, gp.goal
     fig, ax = plt.subplots(figsize=(9, 4.4), constrained_layout=True)
@@ -280,6 +282,11 @@ def guideline(gp: GuidelinePrice) -> Figure:
             label=f"optimum with {gp.stage} share fixed")
     ax.plot([gp.free_share], [gp.free_objective], "*", color="#D55E00", ms=14,
             label=f"free optimum ({gp.free_share:.0%})")
+    if plan is not None and plan.total_spend > 0:
+        share = float(plan.lines.loc[plan.lines["stage"] == gp.stage, "spend"].sum()) \
+            / plan.total_spend
+        ax.axvline(share, color="#000000", lw=1.5, ls="--",
+                   label=f"this plan: {gp.stage} at {share:.0%}")
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_objective(v, goal, cur)))
     ax.set_xlabel(f"{gp.stage} share of the budget")
@@ -292,7 +299,7 @@ def guideline(gp: GuidelinePrice) -> Figure:
         title = (f"The {gp.band[0]:.0%}-{gp.band[1]:.0%} {gp.stage} guideline costs nothing: "
                  f"the free optimum ({gp.free_share:.0%}) lies inside it")
     ax.set_title(title, loc="left")
-    ax.legend(frameon=False, fontsize=8, loc="lower center")
+    ax.legend(frameon=False, fontsize=8, loc="best")
     return fig
 
 
@@ -371,6 +378,7 @@ def all_charts(plan: Plan, analyses: dict) -> dict[str, Figure]:
     makers = {"frontier": frontier, "guideline": guideline, "tornado": tornado,
               "uncertainty": uncertainty}
     for key, result in analyses.items():
-        if result is not None:
-            figs[key] = makers[key](result)
+        if result is None or (key == "guideline" and plan.scenario.guidelines is None):
+            continue  # no guideline in the scenario: nothing to price
+        figs[key] = guideline(result, plan) if key == "guideline" else makers[key](result)
     return figs

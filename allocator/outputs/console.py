@@ -75,7 +75,10 @@ def format_table(plan: Plan) -> str:
            "unit cost": lambda v: "" if not math.isfinite(v) else f"{v:,.2f}",
            "ROAS": lambda v: "" if not math.isfinite(v) else f"{v:.2f}",
            f"next {cur} 1k adds": lambda v: f"{v:,.2f}"}
-    out += ["", df.to_string(index=False, formatters=fmt, na_rep="")]
+    if plan.timeline is None:
+        out += ["", df.to_string(index=False, formatters=fmt, na_rep="")]
+    else:  # one row per line x period would run to hundreds: the two period tables
+        out += periods_block(plan)
     st = plan.stages[["stage", "spend", "share_of_total", "outcome", "kpi", "unit_cost",
                       "unit_cost_label", "roas"]].rename(
         columns={"spend": f"spend ({cur})", "share_of_total": "share",
@@ -95,6 +98,57 @@ def format_table(plan: Plan) -> str:
     if plan.violations:
         out += ["", "CONSTRAINTS BROKEN (please report):", *plan.violations]
     return "\n".join(out)
+
+
+def periods_block(plan: Plan) -> list[str]:
+    """A plan over periods: spend per line and period, then per period the budget, value
+    (and how much of it carryover brings) and what the next / last 1,000 there earns."""
+    tl, cur = plan.timeline, plan.currency
+    wide = tl.wide.map(lambda v: f"{v:,.0f}")
+    per = tl.periods
+    table = pd.DataFrame({
+        "period": per["period"],
+        f"spend ({cur})": per["spend"].map(_money),
+        "budget": [_budget_text(r) for _, r in per.iterrows()],
+        f"value ({cur})": per["value"].map(_money),
+        "from earlier periods": per["value_from_earlier_periods"].map(_money),
+        "from before the plan": per["value_from_before_the_plan"].map(_money),
+        f"next {cur} 1k adds": per["next_1k_buys"].map(lambda v: "" if not math.isfinite(v)
+                                                        else f"{v:,.2f}"),
+        f"last {cur} 1k added": per["last_1k_buys"].map(lambda v: "" if not math.isfinite(v)
+                                                        else f"{v:,.2f}")})
+    out = ["", f"spend by line and period ({cur}; per line x period: "
+           "plan_line_x_period.csv with --out)", wide.to_string(), "",
+           "by period:", table.to_string(index=False)]
+    out += [f"  {m}" for m in tl.moves]
+    left = tl.carry_left[tl.carry_left["effective_spend_after_plan"] > 0.5]
+    if len(left):
+        out.append("  carryover still working after the plan (effective spend): " + ", ".join(
+            f"{r.line} {cur} {r.effective_spend_after_plan:,.0f}" for r in left.itertuples()))
+    return out
+
+
+def _budget_text(row: pd.Series) -> str:
+    if not row["in_plan"]:
+        return "after the plan"
+    parts = []
+    lo, hi = row["budget_min"], row["budget_max"]
+    if math.isfinite(lo) and lo == hi:
+        parts.append(f"= {lo:,.0f}")
+    else:
+        if math.isfinite(lo):
+            parts.append(f">= {lo:,.0f}")
+        if math.isfinite(hi):
+            parts.append(f"<= {hi:,.0f}")
+    slo, shi = row["budget_share_min"], row["budget_share_max"]
+    if math.isfinite(slo) and slo == shi:
+        parts.append(f"= {slo:.0%} of the plan")
+    else:
+        if math.isfinite(slo):
+            parts.append(f">= {slo:.0%}")
+        if math.isfinite(shi):
+            parts.append(f"<= {shi:.0%}")
+    return ", ".join(parts)
 
 
 def format_cell(value: float, unit: str) -> str:
@@ -121,7 +175,7 @@ def format_change(value: float, base: float, unit: str) -> str:
         return f" ({(value - base) * 100:+.1f} pt)"
     if unit == "x":
         return f" ({value - base:+.2f})"
-    rel = f", {(value - base) / abs(base):+.1%}" if base else ""
+    rel = f", {(value - base) / base:+.1%}" if base > 0 else ""  # no % of a loss
     diff = value - base
     return f" ({diff:+,.0f}{rel})" if abs(diff) >= 100 else f" ({diff:+,.2f}{rel})"
 
@@ -146,23 +200,44 @@ def formatted(cmp: Comparison, change: Callable[[str, float], str] | None = None
     return pd.DataFrame(rows, columns=["section", "metric", *labels])
 
 
-def format_comparison(cmp: Comparison) -> str:
-    """The comparison as a console table: values, and each variant's change from the base."""
+def format_comparison(cmp: Comparison, width: int = 100) -> str:
+    """The comparison as a console table: values, and each variant's change from the base.
+    Wider than `width`, the variants are shown in blocks, each beside the base."""
     labels = cmp.labels
-    head = ["", *labels]
-    body = []
-    section = None
-    for _, r in formatted(cmp).iterrows():
-        if r["section"] != section:
-            section = r["section"]
-            body.append([section.upper()] + [""] * len(labels))
-        body.append([f"  {r['metric']}", *r[labels]])
-    widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)
-                       for k, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in [head, *body]]
-    lines.insert(1, "-" * len(lines[0]))
+    table = formatted(cmp)
+    name, _ = cmp.objective()
+    out = [f"compared: {name} (gross of guideline penalties); changes from '{labels[0]}' in "
+           "brackets",
+           "'today': today's spend valued under each variant's own assumptions", ""]
+
+    def block(cols: list[str]) -> list[str]:
+        head = ["", *cols]
+        body = []
+        section = None
+        for _, r in table.iterrows():
+            if r["section"] != section:
+                section = r["section"]
+                body.append([section.upper()] + [""] * len(cols))
+            body.append([f"  {r['metric']}", *r[cols]])
+        widths = [max(len(str(row[k])) for row in [head, *body]) for k in range(len(head))]
+        rows = ["  ".join(str(c).ljust(w) if k == 0 else str(c).rjust(w)
+                          for k, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+                for row in [head, *body]]
+        rows.insert(1, "-" * max(len(r) for r in rows))
+        return rows
+
+    def span(cols: list[str]) -> int:
+        return max(len(r) for r in block(cols)[:1] + block(cols)[2:])
+
+    groups: list[list[str]] = []
+    for lab in labels[1:]:
+        if groups and span([labels[0], *groups[-1], lab]) <= width:
+            groups[-1].append(lab)
+        else:
+            groups.append([lab])
+    for k, group in enumerate(groups or [[]]):
+        out += ([""] if k else []) + block([labels[0], *group])
     notes = [f"{v.label}: {v.description}" for v in cmp.variants if v.description]
     status = [f"{lab}: {p.solution.status}, gap {p.solution.gap:.3%}"
               for lab, p in zip(labels, cmp.plans, strict=True) if p.solution.status != "optimal"]
-    return "\n".join(lines + ([""] + notes if notes else []) + status)
+    return "\n".join(out + ([""] + notes if notes else []) + status)

@@ -114,19 +114,21 @@ def _today_table(plan: Plan) -> str:
 
     best = plan.lines.groupby("stage", sort=False)["marginal_return"].max()
     df = pd.DataFrame({
-        "stage": g["stage"], "today_spend": g["today"], "plan_spend": g["plan"],
+        "stage": [f"{s} ({sc.stages[s].unit_cost_label})" for s in g["stage"]],
+        "today_spend": g["today"], "plan_spend": g["plan"],
         "today_share": g["today"] / max(t_total, 1e-12), "plan_share": g["plan"] / p_total,
         "today_outcome": g["today_out"], "plan_outcome": g["plan_out"],
-        "metric": [sc.stages[s].unit_cost_label for s in g["stage"]],
         "today_cost": ratio(g["today"] * per, g["today_out"]),
         "plan_cost": ratio(g["plan"] * per, g["plan_out"]),
-        "today_roas": ratio(g["today_rev"], g["today"]),
-        "plan_roas": ratio(g["plan_rev"], g["plan"]),
+        "today_roas": np.where(g["plan_rev"] + g["today_rev"] > 0,
+                               ratio(g["today_rev"], g["today"]), np.nan),
+        "plan_roas": np.where(g["plan_rev"] + g["today_rev"] > 0,
+                              ratio(g["plan_rev"], g["plan"]), np.nan),
         "next_1k": [best.get(s, np.nan) * 1000 for s in g["stage"]]})
     two = lambda v: _num(v, 2)  # noqa: E731
     return _table(df, {"stage": None, "today_spend": _num, "plan_spend": _num,
                        "today_share": _pct, "plan_share": _pct, "today_outcome": _num,
-                       "plan_outcome": _num, "metric": None, "today_cost": two,
+                       "plan_outcome": _num, "today_cost": two,
                        "plan_cost": two, "today_roas": two, "plan_roas": two,
                        "next_1k": _num},
                   {"stage": "total", "today_spend": _num(t_total), "plan_spend": _num(p_total),
@@ -228,7 +230,8 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
                      f"{show(result.free_objective)}; inside the band: "
                      f"{show(result.banded_objective)}; the band costs "
                      f"<b>{show(result.cost)} ({result.cost_pct:.1%})</b>.</p>")
-        sensitivity.append({"heading": headings[key], "data": _png(makers[key](result)),
+        fig = charts.guideline(result, plan) if key == "guideline" else makers[key](result)
+        sensitivity.append({"heading": headings[key], "data": _png(fig),
                             "alt": headings[key], "table": table})
 
     curve_rows = pd.DataFrame([{
