@@ -138,7 +138,9 @@ def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: flo
     stages = list(dict.fromkeys(s for s in UNIT_COST if any(f.series.stage == s for f in fits)))
     platforms = list(dict.fromkeys(f.series.platform for f in fits))
     first = pd.Timestamp(min(min(f.series.dates) for f in fits)).date()
-    takes_carryover = carryover_accepted()
+    # the scenario model takes carryover only with periods: (plans over time); this file is
+    # one period, so the curve is the response to sustained spend and carryover a comment
+    takes_carryover = False
 
     lines_out = []
     baselines = {}
@@ -167,10 +169,11 @@ def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: flo
             if f.carryover_identified:
                 eff = cv.scaled(f.curve, outcome=per_period, cost=per_period)
                 body.append(f"    # carryover: {f.carryover:.3f}   # per {unit} (the fit's --by "
-                            "unit), before saturation. Commented out: this allocator's "
-                            "scenario model does not take `carryover` yet, so the curve above "
-                            "is the response to spend sustained at that level (carryover "
-                            "folded in). With carryover, use the curve of effective spend: "
+                            "unit), before saturation. Commented out: carryover needs "
+                            "periods: (plans over time) and this scenario is one period, so "
+                            "the curve above is the response to spend sustained at that level "
+                            "(carryover folded in). With periods, use the curve of effective "
+                            "spend: "
                             f"curve: {{{_curve_yaml(eff)}, {band}}}")
         if revenue > 0 and outcome > 0:
             body.append(f"    revenue_per_outcome: {revenue / outcome:.2f}   "
