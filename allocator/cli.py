@@ -165,9 +165,12 @@ def _budget_override(file: Path, budget: float) -> str:
 @click.option("--no-sensitivity", is_flag=True,
               help="With --out: skip the sensitivity analyses (frontier, guideline price, "
                    "tornado, uncertainty) in the report.")
+@click.option("--phasing", type=click.Choice(["free", "even"]), default=None,
+              help="Scenarios with periods: free (the optimiser phases each line's spend) or "
+                   "even (each line's total spread evenly, as PyMC-Marketing does).")
 @_scheduler_option
 def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ...], fmt: str,
-         solver: str, tol: float, force: bool, no_sensitivity: bool,
+         solver: str, tol: float, force: bool, no_sensitivity: bool, phasing: str | None,
          scheduler: str | None) -> None:
     """Solve a scenario to a certified optimal plan.
 
@@ -188,6 +191,13 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
     if budget is not None:
         overrides.insert(0, _budget_override(file, budget))
     sc = load_scenario(file, overrides)
+    if phasing is not None:
+        if sc.periods is None:
+            raise AllocatorError(f"--phasing: {file} has no periods; --phasing applies to a "
+                                 "scenario planned over periods (periods: {labels: ...})")
+        sc = sc.model_copy(update={"periods": sc.periods.model_copy(
+            update={"phasing": phasing})})
+        sc._file = str(file)
     result = plan_scenario(sc, method=solver, tol=tol)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
@@ -201,6 +211,11 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
         analyses = {} if no_sensitivity else _with_progress(
             lambda progress: run_analyses(sc, result, kinds, progress=progress,
                                           scheduler=scheduler))
+        if sc.periods is not None and sc.periods.phasing == "free":
+            from .analysis.phasing import phasing_value
+
+            analyses["phasing"] = phasing_value(sc, result.solution.objective, tol=tol)
+            click.echo(analyses["phasing"].words(), err=fmt != "table")
         write_plan_folder(result, out, analyses=analyses, force=force, source=file, pdf=True)
         pdf = "report.pdf" if (out / "report.pdf").exists() else \
             "no report.pdf: Chromium is not installed (apt-get install chromium)"

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ class Plan:
     accounting: Accounting | None = None
     baseline_accounting: Accounting | None = None
     reconciliation: pd.DataFrame | None = None  # per line: net marginal against the prices
+    timeline: Any = None  # a plan over periods: allocator.timeline.Timeline
 
     @property
     def currency(self) -> str:
@@ -241,6 +243,12 @@ def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
         plan.baseline_objective = p.objective(p.baseline)
         plan.baseline_violations = violations(p, p.baseline)
     _account(plan, sc, p, x)
+    if p.layout is not None:
+        from .timeline import make_timeline
+
+        plan.timeline = make_timeline(p, x, currency=p.currency,
+                                      kpi={s: sc.stages[s].kpi for s in sc.stages},
+                                      per={s: sc.stages[s].per for s in sc.stages})
     return plan
 
 

@@ -178,8 +178,11 @@ class Problem:
 
     def with_curve(self, i: int, curve: cv.Curve) -> Problem:
         """The same problem with line i's response curve replaced (tornado, what-if)."""
-        items = [self.curve(j) for j in range(self.n)]
-        items[i] = curve
+        return self.with_curves({i: curve})
+
+    def with_curves(self, changes: dict[int, cv.Curve]) -> Problem:
+        """The same problem with some lines' curves replaced (over periods: all of a line's)."""
+        items = [changes.get(j) or self.curve(j) for j in range(self.n)]
         return replace(self, bank=cv.CurveBank.from_curves(items))
 
     def mask(self, stage: str) -> Array:

@@ -35,6 +35,10 @@ class SweepOptions:
 def line_ranges(sc: Scenario, default: float) -> tuple[np.ndarray, np.ndarray]:
     """Each line's plausible response factors: its low/high (a fit's bootstrap), else
     1 +- its spread, else 1 +- `default`."""
+    if sc.periods is not None:  # one range per line x period, the line's own
+        from ..periods import flatten
+
+        sc = flatten(sc)[0]
     lo, hi = [], []
     for line in sc.lines:
         c = line.curve
@@ -65,7 +69,7 @@ def run_analyses(sc: Scenario, plan, kinds: tuple[str, ...] = KINDS,
     kpis = {s: st.kpi for s, st in sc.stages.items()}
     guideline = "guideline" in kinds and o.stage in p.stages
     solves = (("frontier" in kinds) * (o.points + 1) + guideline * 23
-              + ("tornado" in kinds) * 4 * p.n
+              + ("tornado" in kinds) * 4 * (p.n if p.layout is None else len(p.layout.lines))
               + ("uncertainty" in kinds and o.reoptimise) * o.draws)
     with executor(scheduler, work=solves * solve_seconds(p, sol)):
         jobs = {}

@@ -29,21 +29,28 @@ class Tornado:
     goal: str
 
 
-def _rows(items: list[tuple[int, str]], p: Problem, base: Solution, delta: float,
+def _groups(p: Problem) -> list[tuple[str, list[int]]]:
+    """The lines a tornado moves: each line, or over periods each line in all its periods."""
+    lay = p.layout
+    if lay is None:
+        return [(name, [i]) for i, name in enumerate(p.names)]
+    return [(name, [int(i) for i in np.flatnonzero(lay.line_of == k)])
+            for k, name in enumerate(lay.lines)]
+
+
+def _rows(items: list[tuple[str, list[int], str]], p: Problem, base: Solution, delta: float,
           tol: float) -> list[dict]:
     rows = []
-    for i, factor in items:
-        curve = p.curve(i)
+    for name, group, factor in items:
         if factor == "response":
-            variants = {"low": scaled(curve, outcome=1 - delta),
-                        "high": scaled(curve, outcome=1 + delta)}
+            sides = {"low": {"outcome": 1 - delta}, "high": {"outcome": 1 + delta}}
         else:  # a dearer unit cost is the bad side: 'low' is +delta cost
-            variants = {"low": scaled(curve, cost=1 + delta),
-                        "high": scaled(curve, cost=1 - delta)}
-        row = {"line": p.names[i], "stage": p.stages[i], "platform": p.platforms[i],
+            sides = {"low": {"cost": 1 + delta}, "high": {"cost": 1 - delta}}
+        i = group[0]
+        row = {"line": name, "stage": p.stages[i], "platform": p.platforms[i],
                "factor": factor}
-        for side, moved in variants.items():
-            q = p.with_curve(i, moved)
+        for side, change in sides.items():
+            q = p.with_curves({j: scaled(p.curve(j), **change) for j in group})
             row[f"{side}_fixed"] = q.objective(base.x)
             try:
                 row[f"{side}_reoptimised"] = solve(q, tol=tol, warm=base, diagnose=False,
@@ -57,7 +64,8 @@ def _rows(items: list[tuple[int, str]], p: Problem, base: Solution, delta: float
 def start_tornado(p: Problem, base: Solution, *, delta: float = 0.2,
                   tol: float = 1e-3) -> Job:
     """Queue the tornado's solves on the executor (see `pool`); `.result()` is the Tornado."""
-    items = [(i, factor) for i in range(p.n) for factor in ("response", "unit cost")]
+    items = [(name, group, factor) for name, group in _groups(p)
+             for factor in ("response", "unit cost")]
     return start(_rows, items, p, base, delta, tol, chunk=CHUNK, parallel=not p.is_simple,
                  work=2 * len(items) * solve_seconds(p, base),
                  finish=lambda rows: _tornado(rows, base, delta, p))

@@ -378,7 +378,12 @@ def all_charts(plan: Plan, analyses: dict) -> dict[str, Figure]:
     makers = {"frontier": frontier, "guideline": guideline, "tornado": tornado,
               "uncertainty": uncertainty}
     for key, result in analyses.items():
-        if result is None or (key == "guideline" and plan.scenario.guidelines is None):
+        if result is None or key not in makers or \
+                (key == "guideline" and plan.scenario.guidelines is None):
             continue  # no guideline in the scenario: nothing to price
         figs[key] = guideline(result, plan) if key == "guideline" else makers[key](result)
+    if plan.timeline is not None:
+        from .period_charts import period_charts
+
+        figs.update(period_charts(plan))
     return figs

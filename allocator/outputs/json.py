@@ -17,6 +17,8 @@ __all__ = ["plan_json", "comparison_json", "dumps"]
 def plan_json(plan: Plan, source: str | Path | None = None) -> dict:
     """The plan as plan.json holds it, with the input file and its hash when known."""
     data = plan.to_dict()
+    if plan.timeline is not None:
+        data["periods"] = plan.timeline.to_dict()
     if source is not None:
         data["tool"]["input"] = str(source)
         data["tool"]["input_sha256"] = input_hash(source)

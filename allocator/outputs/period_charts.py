@@ -1,0 +1,155 @@
+"""Charts of a plan over periods (from its Timeline): the phasing by stage, the effect over
+time split by where it comes from, the cash flow against the period budgets, and the spend
+and effective spend of the largest lines. Same conventions as charts.py."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..plan import Plan
+from .charts import _money_axis, money, plt, stage_colours
+
+__all__ = ["period_charts"]
+
+SOURCES = {"value_from_this_period": ("this period's spend", "#0072B2"),
+           "value_from_earlier_periods": ("carryover from earlier periods", "#56B4E9"),
+           "value_from_before_the_plan": ("carryover from before the plan", "#BBBBBB")}
+
+
+def _ticks(ax, labels: list[str]) -> None:
+    ax.set_xticks(range(len(labels)))
+    step = max(1, math.ceil(len(labels) / 14))  # 52 weeks: every 4th label
+    ax.set_xticklabels([lab if k % step == 0 else "" for k, lab in enumerate(labels)],
+                       rotation=0 if len(labels) <= 8 else 45, ha="center" if len(labels) <= 8
+                       else "right")
+
+
+def phasing(plan: Plan) -> Figure:
+    tl, cur = plan.timeline, plan.currency
+    plan_rows = tl.long[tl.long["in_plan"]]
+    labels = [t for t in tl.labels if t in set(plan_rows["period"])]
+    by = plan_rows.pivot_table(index="period", columns="stage", values="spend",
+                               aggfunc="sum").reindex(labels).fillna(0.0)
+    stages = [s for s in plan.scenario.stages if s in by.columns]
+    colours = stage_colours(list(plan.scenario.stages))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bottom = np.zeros(len(labels))
+    for s in stages:
+        ax.bar(range(len(labels)), by[s].to_numpy(), bottom=bottom, color=colours[s], label=s)
+        bottom += by[s].to_numpy()
+    _ticks(ax, labels)
+    _money_axis(ax, cur, axis="y")
+    peak = labels[int(np.argmax(bottom))] if len(labels) else ""
+    ax.set_title(f"Spend peaks in {peak} ({money(float(bottom.max()), cur)}); "
+                 f"{money(float(bottom.sum()), cur)} over {len(labels)} periods")
+    ax.legend(frameon=False, ncols=min(len(stages), 5), loc="upper center",
+              bbox_to_anchor=(0.5, -0.14 if len(labels) <= 8 else -0.22))
+    fig.tight_layout()
+    return fig
+
+
+def effect(plan: Plan) -> Figure:
+    """Value per period split by the spend that earns it."""
+    tl, cur = plan.timeline, plan.currency
+    long = tl.long.copy()
+    v = plan.problem.value_per_outcome
+    long["value_from_this_period"] = long["outcome_from_this_period"] * v
+    long["value_from_earlier_periods"] = long["outcome_from_earlier_periods"] * v
+    long["value_from_before_the_plan"] = long["outcome_from_before_the_plan"] * v
+    per = long.groupby("period", sort=False)[list(SOURCES)].sum().reindex(tl.labels)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bottom = np.zeros(len(per))
+    for key, (label, colour) in SOURCES.items():
+        vals = per[key].to_numpy()
+        if np.any(vals > 0):
+            ax.bar(range(len(per)), vals, bottom=bottom, color=colour, label=label)
+            bottom += vals
+    _ticks(ax, list(per.index))
+    _money_axis(ax, cur, axis="y")
+    ax.set_ylabel(f"value ({cur})")
+    carried = float(per["value_from_earlier_periods"].sum()
+                    + per["value_from_before_the_plan"].sum())
+    total = float(per.to_numpy().sum())
+    share = carried / total if total > 0 else 0.0
+    after = [t for t in tl.labels if t not in plan.timeline.periods.loc[
+        plan.timeline.periods["in_plan"], "period"].tolist()]
+    ax.set_title(f"{share:.0%} of the value comes from carryover"
+                 + (f"; {len(after)} period(s) after the plan still count" if after else ""))
+    ax.legend(frameon=False, ncols=3, loc="upper center",
+              bbox_to_anchor=(0.5, -0.14 if len(per) <= 8 else -0.22))
+    fig.tight_layout()
+    return fig
+
+
+def cash_flow(plan: Plan) -> Figure:
+    """Spend per period against its budget, and cumulative spend against the whole budget."""
+    tl, cur = plan.timeline, plan.currency
+    per = tl.periods[tl.periods["in_plan"]]
+    x = np.arange(len(per))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(x, per["spend"], color="#0072B2", label="spend")
+    total = float(per["spend"].sum())
+    hi = per["budget_max"].to_numpy(dtype=float)
+    lo = per["budget_min"].to_numpy(dtype=float)
+    share_hi = per["budget_share_max"].to_numpy(dtype=float) * total
+    share_lo = per["budget_share_min"].to_numpy(dtype=float) * total
+    caps = np.fmin(hi, share_hi)
+    floors = np.fmax(lo, share_lo)
+    if np.isfinite(caps).any():
+        ax.scatter(x, caps, marker="_", s=500, color="#D55E00", label="period budget (max)",
+                   zorder=3)
+    if np.isfinite(floors).any() and np.nanmax(floors) > 0:
+        ax.scatter(x, floors, marker="_", s=500, color="#009E73", label="period budget (min)",
+                   zorder=3)
+    _ticks(ax, list(per["period"]))
+    _money_axis(ax, cur, axis="y")
+    ax.set_ylabel(f"spend ({cur})")
+    at_cap = int(np.sum(np.isfinite(caps) & (per["spend"].to_numpy() >= caps * (1 - 1e-6))))
+    ax.set_title(f"Cash out per period: {at_cap} of {len(per)} periods at their budget cap"
+                 if np.isfinite(caps).any() else
+                 f"Cash out per period: {money(total, cur)} in all")
+    ax.legend(frameon=False, loc="upper center", ncols=3,
+              bbox_to_anchor=(0.5, -0.14 if len(per) <= 8 else -0.22))
+    fig.tight_layout()
+    return fig
+
+
+def line_over_time(plan: Plan, top: int = 6) -> Figure:
+    """Spend and effective spend of the largest lines, one panel each."""
+    tl, cur = plan.timeline, plan.currency
+    long = tl.long
+    totals = long[long["in_plan"]].groupby("line", sort=False)["spend"].sum()
+    names = list(totals.sort_values(ascending=False).index[:top])
+    names = [n for n in names if totals[n] > 0] or names[:1]
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False,
+                             sharex=True)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        d = long[long["line"] == name].set_index("period").reindex(tl.labels)
+        xs = np.arange(len(d))
+        ax.bar(xs, d["spend"].fillna(0.0), color="#0072B2", label="spend")
+        ax.plot(xs, d["effective_spend"].fillna(0.0), color="#D55E00", marker="o", ms=3,
+                label="effective spend")
+        ax.set_title(name, fontsize=9)
+        _money_axis(ax, "", axis="y", ticks=4)
+        _ticks(ax, tl.labels)
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, frameon=False, loc="lower center", ncols=2)
+    fig.suptitle(f"Spend and the effective spend that carries over ({cur}): the "
+                 f"{len(names)} largest lines", fontweight="bold")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def period_charts(plan: Plan) -> dict[str, Figure]:
+    if plan.timeline is None:
+        return {}
+    return {"phasing": phasing(plan), "effect_over_time": effect(plan),
+            "cash_flow": cash_flow(plan), "lines_over_time": line_over_time(plan)}
