@@ -122,29 +122,34 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
 
     if p.baseline is not None and _feasible(p, p.baseline):
         consider(p.baseline)  # never return a plan worse than what runs today
-        consider(polish(p, p.baseline, p.baseline > 0))
+        consider(polish(p, p.baseline, p.baseline > 0, deadline=start + time_limit))
     if warm is not None and len(warm.x) == p.n:  # the last plan, as it is and polished
         consider(warm.x)
-        consider(polish(p, warm.x, warm.x > 0))
+        consider(polish(p, warm.x, warm.x > 0, deadline=start + time_limit))
 
-    rounds = 0
+    def left() -> float:  # each MILP solve gets what is left of the limit when it starts
+        return max(1.0, time_limit - (time.perf_counter() - start))
+
+    def late() -> bool:
+        return time.perf_counter() - start > time_limit
+
+    rounds, round_start, pieces = 0, start, sum(len(s.lengths) for s in segs)
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
-        left = max(1.0, time_limit - (time.perf_counter() - start))
         # the MILP's own proven bound enters the certificate, so it need not be solved
         # tighter than a fraction of the tolerance
         # a known plan lets branch-and-bound prune: the relaxation's optimum is above it
         known = best - 1e-4 * tol * max(abs(best), 1.0) if best_x is not None else None
-        outer = solve_milp(p, segs, band=True, backend=backend, time_limit=left, gap=tol / 4,
+        outer = solve_milp(p, segs, band=True, backend=backend, time_limit=left(), gap=tol / 4,
                            cutoff=known, start=best_x)
         if outer.status == "cutoff":  # nothing above our plan: it is optimal
             bound = min(bound, best)
             break
         if outer.status == "infeasible" and best_x is None:
             # the relaxation holds every plan; a plan of the chord model proves it wrong
-            inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left)
+            inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left())
             if inner.x is not None:
                 consider(inner.x)
-                consider(polish(p, inner.x, inner.active))
+                consider(polish(p, inner.x, inner.active, deadline=start + time_limit))
         if outer.status == "infeasible" and best_x is not None:
             notes.append("the relaxation that proves the bound failed numerically on this "
                          "scenario: the plan is the best found, without a proven bound")
@@ -165,25 +170,44 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         bound = min(bound, outer.bound)
         found = best
         consider(outer.x)
-        consider(polish(p, outer.x, outer.active))
+        consider(polish(p, outer.x, outer.active, deadline=start + time_limit))
+        if best > bound + tol * max(abs(bound), 1.0):
+            # a plan on the exact curves above a proven optimum of the relaxation: the MILP
+            # solver's claim was wrong on this model (HiGHS on badly scaled ones): no bound,
+            # rather than a 'certificate' lifted to the plan
+            notes.append("the MILP solver's proven optimum of the relaxation lies below a plan "
+                         "found (numerically difficult scenario): the plan is the best found, "
+                         "without a proven bound")
+            bound = math.inf
+            break
         inner = None
-        if best <= found or bound - best > tol * max(abs(bound), 1.0):
+        if (best <= found or bound - best > tol * max(abs(bound), 1.0)) and \
+                not (late() and best_x is not None):
             # the relaxation's plan did not settle it: the chord model's own plan may
-            inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left,
+            inner = solve_milp(p, segs, band=False, backend=backend, time_limit=left(),
                                gap=tol / 4, cutoff=best if best_x is not None else None,
                                start=best_x)
             if inner.x is not None:
                 consider(inner.x)
-                consider(polish(p, inner.x, inner.active))
+                consider(polish(p, inner.x, inner.active, deadline=start + time_limit))
         gap_abs = tol * max(abs(bound), 1.0)
         if best_x is not None and bound - best <= gap_abs:
             break
-        if time.perf_counter() - start > time_limit:
+        if late():
             notes.append(f"stopped at the time limit of {time_limit:.0f} s")
             break
         if not _refine(p, segs, outer, best_x, gap_abs,
                        plans=(outer.x, inner.x if inner is not None else None)):
             break
+        # building a model costs in proportion to its pieces, and only the solve itself
+        # keeps to the limit: a round that would not fit what is left is not started
+        now, grown = time.perf_counter(), sum(len(s.lengths) for s in segs)
+        if best_x is not None and \
+                (now - round_start) * grown / max(pieces, 1) > time_limit - (now - start):
+            notes.append(f"stopped before the time limit of {time_limit:.0f} s: the next "
+                         "refinement would not fit in it")
+            break
+        round_start, pieces = now, grown
     if best_x is None:
         raise InfeasibleError(
             "no plan found that meets every constraint on the exact curves, although the "

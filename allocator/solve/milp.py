@@ -297,6 +297,16 @@ def solve_milp(
     if isinstance(solver, _HiGHSWithStart) and seed and not feasibility:
         solver.start = seed
     status = _run(prob, solver)
+    if use_cutoff and getattr(prob, "solverModel", None) is not None:
+        import highspy
+
+        if prob.solverModel.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+            # HiGHS says 'nothing above the cutoff' as 'infeasible', and says it too on a badly
+            # scaled model with plans far above the cutoff (209960: cut off at 5.06e6, optimal
+            # at 1.73e7 without it): the model without the cutoff decides which it was
+            del solver.optionsDict["objective_bound"]
+            use_cutoff = False
+            status = _run(prob, solver)
     if status == "Infeasible" and solver.name == "HiGHS" and not use_cutoff:
         # HiGHS rejects plans a hair (1e-6) outside a row on badly scaled models and may call
         # a feasible model infeasible: one more try, scaled and with looser tolerances

@@ -6,6 +6,8 @@ exact curves' objective is as high as it gets and every constraint holds on them
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -14,8 +16,12 @@ from ..problem import Problem
 __all__ = ["polish"]
 
 
-def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
-    """The best nearby plan on exact curves with the same active lines, or None on failure."""
+def polish(p: Problem, x0: np.ndarray, active: np.ndarray,
+           deadline: float | None = None) -> np.ndarray | None:
+    """The best nearby plan on exact curves with the same active lines, or None on failure.
+
+    `deadline` (time.perf_counter()): SLSQP stops at its first iteration past it, with the
+    point it has (checked like any other plan by the caller)."""
     idx = np.flatnonzero(active | (p.lo > 0))
     if len(idx) == 0:
         return None
@@ -106,9 +112,17 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray) -> np.ndarray | None:
                             "jac": lambda u: cons_jac(u)[~eq]})
     try:
         res = minimize(fun, u0, jac=grad, bounds=bounds, constraints=constraints,
-                       method="SLSQP", options={"maxiter": 300, "ftol": 1e-12})
+                       method="SLSQP", options={"maxiter": 300, "ftol": 1e-12},
+                       callback=None if deadline is None else _stop_after(deadline))
     except (ValueError, np.linalg.LinAlgError):
         return None
     x = full(np.clip(res.x, [b[0] for b in bounds], [b[1] if b[1] is not None else np.inf
                                                         for b in bounds]))
     return x if np.all(np.isfinite(x)) else None
+
+
+def _stop_after(deadline: float):
+    def callback(*_args) -> None:
+        if time.perf_counter() > deadline:
+            raise StopIteration  # SciPy ends the run with the current point
+    return callback
