@@ -203,8 +203,8 @@ def _first_block(p: Problem, i: int) -> float:
     best = float(np.max(f / t))
     if p.threshold[i] <= 0:
         d0 = float(p.curve(i).derivative(np.array([0.0]))[0])
-        best = max(best, d0 if math.isfinite(d0) else best)
-    return best
+        best = max(best, d0 if math.isfinite(d0) else best)  # an infinite slope at 0: the
+    return best                                              # best small block instead
 
 
 def marginal_net(p: Problem, x: np.ndarray, kinks: bool = True) -> np.ndarray:
@@ -215,8 +215,9 @@ def marginal_net(p: Problem, x: np.ndarray, kinks: bool = True) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.asarray(p.marginals(x), dtype=float)
     d = np.where(np.isfinite(d), d, 0.0)
-    for i in np.flatnonzero(x <= 0):
-        d[i] = _first_block(p, int(i))
+    if getattr(p, "carry", None) is None:  # with carryover an unfunded line still has the
+        for i in np.flatnonzero(x <= 0):   # spend carried into it: its slope is the figure
+            d[i] = _first_block(p, int(i))
     gross = -np.ones(p.n) if p.minimize_spend else _grad(p, p.weight, x, d) - p.spend_cost
     return gross - _penalty_gradient(p, x, y, d, kinks)
 
@@ -259,6 +260,7 @@ def reconcile(p: Problem, x: np.ndarray, prices: dict[str, float],
     # a floor: the line's min, or its min_if_active (below it the line can only stop)
     at_lo = x <= np.maximum(p.lo, p.threshold) * (1 + 1e-6) + 1e-9
     position = np.where(at_hi, "ceiling", np.where(at_lo, "floor", "inside"))
+    position = np.where(p.hi <= np.maximum(p.lo, 0) + 1e-12, "fixed", position)  # no room
     rows = _active_rows(p, x, binding)
     # column k: the line's weight in row k, signed so that a positive price helps
     cols = np.array([(-1.0 if r.sense == ">=" else 1.0) * (r.a + _grad(p, r.b, x, d))
@@ -269,7 +271,7 @@ def reconcile(p: Problem, x: np.ndarray, prices: dict[str, float],
     inside = position == "inside"
     fitted = np.zeros(len(rows))
     if rows and inside.any():
-        fit = lsq_linear(cols[inside], net[inside], bounds=(lo, hi))
+        fit = lsq_linear(cols[inside], net[inside], bounds=(lo, hi), method="bvls")
         fitted = fit.x
     implied = cols @ fitted if rows else np.zeros(p.n)
     lines = pd.DataFrame({"line": p.names, "spend": x, "marginal_net": net,

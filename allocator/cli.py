@@ -10,14 +10,14 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .analysis.suite import KINDS, SweepOptions, run_analyses
 from .errors import AllocatorError, ScenarioError
-from .outputs.console import format_table
-from .outputs.folders import write_plan_folder
-from .plan import plan_scenario
-from .scenario import json_schema, load_scenario
-from .solve import DEFAULT_TOL, SOLVERS
-from .variants import load_variants, variant_scenario
+
+# The solver, the analyses, charts and report are imported by the commands that use them,
+# so that `allocator --version`, `--help` and `validate` start at once. These mirror
+# analysis.suite.KINDS, solve.SOLVERS and solve.DEFAULT_TOL (a test keeps them equal).
+KINDS = ("frontier", "guideline", "tornado", "uncertainty")
+SOLVERS = ("waterfill", "milp", "decompose")
+DEFAULT_TOL = 1e-3
 
 TEMPLATES = ("starter", "d2c_ecommerce", "b2b_saas_leads", "onesocial_paid_owned")
 
@@ -26,16 +26,11 @@ class _Group(click.Group):
     """Turns the package's own errors into one or two lines and exit 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
-        from .fit.readers import ExportError
-
         try:
             return super().invoke(ctx)
-        except (ScenarioError, ExportError) as exc:
-            for problem in exc.problems:
+        except AllocatorError as exc:  # ScenarioError, fit's ExportError: one line a problem
+            for problem in getattr(exc, "problems", None) or [exc]:
                 click.echo(f"error: {problem}", err=True)
-            sys.exit(1)
-        except AllocatorError as exc:
-            click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 
 
@@ -65,6 +60,9 @@ def validate(files: tuple[Path, ...]) -> None:
     Example:
       allocator validate scenarios/d2c_ecommerce.yaml scenarios/b2b_saas_leads.yaml
     """
+    from .scenario import load_scenario
+    from .variants import variant_scenario
+
     bad = 0
     for file in files:
         try:
@@ -92,6 +90,8 @@ def schema() -> None:
       allocator schema > scenario.schema.json
       # then add  # yaml-language-server: $schema=scenario.schema.json  atop a scenario
     """
+    from .scenario import json_schema
+
     click.echo(json.dumps(json_schema(), indent=2))
 
 
@@ -181,6 +181,12 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
       allocator plan scenarios/d2c_ecommerce.yaml --budget 300000 \\
           --set guidelines.enforce=hard --set guidelines.penalty_per_point=null --out plans/q1
     """
+    from .analysis.suite import run_analyses
+    from .outputs.console import format_table
+    from .outputs.folders import write_plan_folder
+    from .plan import plan_scenario
+    from .scenario import load_scenario
+
     if not 0 < tol < 1:
         raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
     if out is not None:  # before spending time on a solve; checked again when writing
@@ -283,6 +289,10 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
       allocator sweep scenarios/b2b_saas_leads.yaml --kind tornado --delta 0.3
       allocator sweep scenarios/d2c_ecommerce.yaml --kind uncertainty --spread 0.25
     """
+    from .analysis.suite import SweepOptions, run_analyses
+    from .plan import plan_scenario
+    from .scenario import load_scenario
+
     try:
         low, high = (float(v) for v in range_.split(","))
     except ValueError:
@@ -360,6 +370,7 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
     from .outputs.console import format_comparison
     from .outputs.folders import write_comparison_folder
     from .outputs.json import comparison_json
+    from .variants import load_variants
 
     if not 0 < tol < 1:
         raise AllocatorError(f"--tol must be between 0 and 1 (0.001 = 0.1 %), got {tol}")
