@@ -142,7 +142,8 @@ class Problem:
         """The gradient of v @ outcomes(x) in the spend: per line, what one more unit of
         its spend adds to v @ y (with carryover, in this and later periods)."""
         d = self.marginals(x) if slopes is None else slopes
-        g = v * d
+        with np.errstate(invalid="ignore"):  # a vertical slope (power at 0) of no weight
+            g = np.where(v != 0, v * d, 0.0)
         return g if self.carry is None else self.carry.T @ g
 
     def marginal_returns(self, x: Array) -> Array:

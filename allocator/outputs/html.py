@@ -257,6 +257,7 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
 
     template = TEMPLATES.get_template("report.html")
     return template.render(
+        periods=_periods_section(plan, analyses),
         title=html.escape(sc.name), description=html.escape(sc.description or ""),
         period=html.escape(sc.period or ""), currency=cur, version=__version__,
         source=html.escape(str(source)) if source else "",
@@ -288,6 +289,47 @@ def render_html(plan: Plan, analyses: dict | None = None, source: str | Path | N
                                         "revenue_per_outcome": lambda v: _num(v, 2)}),
         guidelines=html.escape(guidelines),
     )
+
+
+def _periods_section(plan: Plan, analyses: dict) -> dict | None:
+    """A plan over periods: what phasing and carryover do, in words, charts and tables."""
+    tl = plan.timeline
+    if tl is None:
+        return None
+    from .period_charts import period_charts
+
+    cur = plan.currency
+    per = tl.periods
+    inplan = per[per["in_plan"]]
+    carried = float(per["value_from_earlier_periods"].sum()
+                    + per["value_from_before_the_plan"].sum())
+    total = float(per["value"].sum())
+    words = [f"{len(inplan)} periods, {cur} {inplan['spend'].sum():,.0f} in all; "
+             f"{carried / total:.0%} of the value comes from carryover" if total > 0 else ""]
+    after = per[~per["in_plan"]]
+    if len(after):
+        words.append(f"{len(after)} period(s) after the plan still count for "
+                     f"{cur} {after['value'].sum():,.0f}")
+    words += tl.moves
+    if analyses.get("phasing") is not None:
+        words.append(analyses["phasing"].words())
+    titles = {"phasing": "Spend per period by stage", "effect_over_time": "Value over time by "
+              "source", "cash_flow": "Cash out against the period budgets",
+              "lines_over_time": "Spend and effective spend of the largest lines"}
+    fmt = {"period": None, "spend": _num, "budget_max": _num, "value": _num,
+           "value_from_earlier_periods": _num, "value_from_before_the_plan": _num,
+           "next_1k_buys": lambda v: _num(v, 2), "last_1k_buys": lambda v: _num(v, 2)}
+    table = per[list(fmt)].rename(columns={"next_1k_buys": "next_1k_adds",
+                                           "last_1k_buys": "last_1k_added"})
+    fmt = {{"next_1k_buys": "next_1k_adds", "last_1k_buys": "last_1k_added"}.get(k, k): v
+           for k, v in fmt.items()}
+    wide = tl.wide.reset_index()
+    return {"count": len(inplan), "summary": html.escape("; ".join(w for w in words if w) + "."),
+            "charts": [{"data": _png(fig), "alt": titles[key]}
+                       for key, fig in period_charts(plan).items()],
+            "period_table": _table(table, fmt, cur=cur),
+            "wide_table": _table(wide, {c: (None if c == "line" else _num)
+                                        for c in wide.columns}, cur=cur)}
 
 
 # --- comparison ------------------------------------------------------------------------------

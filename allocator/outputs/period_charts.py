@@ -98,19 +98,29 @@ def cash_flow(plan: Plan) -> Figure:
     share_lo = per["budget_share_min"].to_numpy(dtype=float) * total
     caps = np.fmin(hi, share_hi)
     floors = np.fmax(lo, share_lo)
-    if np.isfinite(caps).any():
-        ax.scatter(x, caps, marker="_", s=500, color="#D55E00", label="period budget (max)",
-                   zorder=3)
-    if np.isfinite(floors).any() and np.nanmax(floors) > 0:
-        ax.scatter(x, floors, marker="_", s=500, color="#009E73", label="period budget (min)",
-                   zorder=3)
+    exact = np.isfinite(caps) & np.isfinite(floors) & np.isclose(caps, floors)
+    if exact.any():
+        ax.scatter(x[exact], caps[exact], marker="_", s=900, linewidths=2.5, color="#000000",
+                   label="period budget (exact)", zorder=3)
+    if (np.isfinite(caps) & ~exact).any():
+        ax.scatter(x[~exact], caps[~exact], marker="_", s=900, linewidths=2.5,
+                   color="#D55E00", label="period budget (max)", zorder=3)
+    if (np.isfinite(floors) & ~exact & (floors > 0)).any():
+        ax.scatter(x[~exact], floors[~exact], marker="_", s=900, linewidths=2.5,
+                   color="#009E73", label="period budget (min)", zorder=3)
     _ticks(ax, list(per["period"]))
     _money_axis(ax, cur, axis="y")
     ax.set_ylabel(f"spend ({cur})")
-    at_cap = int(np.sum(np.isfinite(caps) & (per["spend"].to_numpy() >= caps * (1 - 1e-6))))
-    ax.set_title(f"Cash out per period: {at_cap} of {len(per)} periods at their budget cap"
-                 if np.isfinite(caps).any() else
-                 f"Cash out per period: {money(total, cur)} in all")
+    at_cap = int(np.sum(np.isfinite(caps) & ~exact &
+                        (per["spend"].to_numpy() >= caps * (1 - 1e-6))))
+    if exact.all():
+        title = f"Cash out per period: {money(total, cur)}, each period's budget as set"
+    elif np.isfinite(caps).any():
+        title = (f"Cash out per period: {at_cap} of {int(np.sum(~exact))} periods with a "
+                 "ceiling spend all of it")
+    else:
+        title = f"Cash out per period: {money(total, cur)} in all, phased by the optimiser"
+    ax.set_title(title)
     ax.legend(frameon=False, loc="upper center", ncols=3,
               bbox_to_anchor=(0.5, -0.14 if len(per) <= 8 else -0.22))
     fig.tight_layout()

@@ -71,29 +71,27 @@ def polish(p: Problem, x0: np.ndarray, active: np.ndarray,
             g[len(idx) + k] = -rows[j].penalty * obj_scale
         return -g / obj_scale
 
+    # the rows as matrices, each signed so that >= 0 holds and divided by its own scale
+    sign = np.array([-1.0 if r.sense == "<=" else 1.0 for r in rows]) / np.array(row_scale)
+    A = np.array([r.a for r in rows]).reshape(len(rows), p.n)
+    B = np.array([r.b for r in rows]).reshape(len(rows), p.n)
+    rhs = np.array([r.rhs for r in rows])
+    slack = np.zeros((len(rows), n_s))  # a soft row's slack loosens it
+    for k, j in enumerate(soft):
+        slack[j, k] = obj_scale / row_scale[j]
+    B_used = np.any(B != 0, axis=0)
+
     def cons(u):
         x = full(u)
         y = p.outcomes(x)
-        s = u[len(idx):] * obj_scale
-        out = np.empty(len(rows))
-        for j, r in enumerate(rows):
-            v = r.lhs(x, y) - r.rhs
-            v = -v if r.sense == "<=" else v
-            if r.penalty:
-                v += s[soft.index(j)]
-            out[j] = v / row_scale[j]
-        return out
+        return sign * (A @ x + B @ y - rhs) + slack @ u[len(idx):]
 
     def cons_jac(u):
         x = full(u)
-        d = slopes(x)
-        jac = np.zeros((len(rows), len(u)))
-        for j, r in enumerate(rows):
-            row = (r.a[idx] + pull(r.b, x, d)) * scale
-            jac[j, : len(idx)] = (-row if r.sense == "<=" else row) / row_scale[j]
-            if r.penalty:
-                jac[j, len(idx) + soft.index(j)] = obj_scale / row_scale[j]
-        return jac
+        d = np.where(B_used, slopes(x), 0.0)
+        db = B * d  # d(B y)/de, then through the carryover to the spend
+        jx = A[:, idx] + (db[:, idx] if not carry else (p.carry.T @ db.T).T[:, idx])
+        return np.hstack([sign[:, None] * jx * scale, slack])
 
     u0 = np.r_[np.clip(x0[idx], lb, ub) / scale, np.zeros(n_s)]
     if n_s:  # start the slacks where the start point needs them

@@ -28,7 +28,9 @@ def binding(p: Problem, x: np.ndarray, rel: float = 1e-6) -> list[str]:
         if abs(r.lhs(x, y) - r.rhs) <= 1e3 * rel * r.scale(x, y):
             out.append(r.name)
     for i in range(p.n):
-        if p.hi_reason[i] not in ("budget", "reach") and x[i] >= p.hi[i] * (1 - 1e3 * rel):
+        # a line that may not spend at all (off in a period, after the plan) binds nothing
+        if p.hi_reason[i] not in ("budget", "reach") and p.hi[i] > 0 and \
+                x[i] >= p.hi[i] * (1 - 1e3 * rel):
             out.append(f"line:{p.names[i]}.max")
     return out
 
