@@ -378,7 +378,7 @@ def test_unknown_key_in_a_curve_lists_the_fields(tmp_path):
     ("nothing.here=1", "error: --set: nothing.here: unknown field 'nothing': the scenario "
                        "takes name, description, currency, period, budget, stages, platforms, "
                        "lines, constraints, pools, guidelines, objective, mode, target, "
-                       "variants"),
+                       "periods, variants"),
     ("lines.meta-aw.maxx=1", "error: --set: lines.meta-aw.maxx: unknown field 'maxx' (did you "
                              "mean 'max'?)"),
     ("budget.max.x=1", "error: --set: budget.max.x: budget is 10000, not a mapping or a list: "
