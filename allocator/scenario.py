@@ -876,6 +876,9 @@ class VariantSpec(_Model):
         default_factory=dict, description="line/platform/stage -> unit cost factor ('+15%')")
     saturation: dict[str, Factor] = Field(
         default_factory=dict, description="line/platform/stage -> audience size factor")
+    period_budget: dict[str, Factor] = Field(
+        default_factory=dict, description="period -> factor on its budget ('-20%'), for "
+        "scenarios with periods")
     set: list[str] = Field(default_factory=list,
                            description="PATH=VALUE overrides, as `allocator plan --set`")
 
@@ -1016,6 +1019,16 @@ def check_variant_names(sc: Scenario, out: list) -> None:
         seen.add(v.name)
         if v.budget is not None and v.budget_scale is not None:
             out.append((("variants", i), "give budget or budget_scale, not both"))
+        budgets = sc.periods.period_budgets() if sc.periods is not None else {}
+        for label in v.period_budget:
+            if sc.periods is None:
+                out.append((("variants", i, "period_budget"), "period_budget needs periods"))
+            elif label not in sc.periods.labels:
+                out.append((("variants", i, "period_budget", label), f"'{label}' is not a "
+                            f"declared period{did_you_mean(label, sc.periods.labels)}"))
+            elif label not in budgets:
+                out.append((("variants", i, "period_budget", label), f"period '{label}' has "
+                            "no budget of its own to scale; give it one under periods.budget"))
         for field, names, what in (("drop", v.drop, "a line, platform or stage"),
                                    ("fix", list(v.fix), "a line"),
                                    ("bounds", list(v.bounds), "a line"),

@@ -31,7 +31,7 @@ from .variants import spec_from, variant_scenario
 
 __all__ = ["WhatIf"]
 
-_MAPPINGS = ("fix", "bounds", "bands", "unit_cost", "saturation")
+_MAPPINGS = ("fix", "bounds", "bands", "unit_cost", "saturation", "period_budget")
 _REMEMBERED = 64  # plans kept for states seen before
 
 

@@ -58,6 +58,7 @@ def describe(spec: VariantSpec) -> str:
     out += [f"{name} spend {r.min or 0:,.0f} to " + ("open" if r.max is None else f"{r.max:,.0f}")
             for name, r in spec.bounds.items()]
     out += [f"{stage} band {_pct(b.min)} to {_pct(b.max)}" for stage, b in spec.bands.items()]
+    out += [f"{label} budget x{f:.2f}" for label, f in spec.period_budget.items()]
     out += [f"{name} unit cost x{f:.2f}" for name, f in spec.unit_cost.items()]
     out += [f"{name} audience x{f:.2f}" for name, f in spec.saturation.items()]
     out += list(spec.set)
@@ -110,9 +111,34 @@ def apply_variant(base: Scenario, data: dict, spec: VariantSpec, where: str = "v
         for stage, band in spec.bands.items():
             bands[stage] = {k: v for k, v in band.model_dump().items() if v is not None}
         data["guidelines"] = guide
+    if spec.period_budget and base.periods is not None:
+        labels = base.periods.labels
+        budgets = data["periods"]["budget"]
+        for label, factor in spec.period_budget.items():
+            key = label if isinstance(budgets, dict) else labels.index(label)
+            b = budgets[key]
+            if isinstance(b, (int, float)):
+                budgets[key] = b * factor
+            elif isinstance(b, str):  # a share such as '40%'
+                budgets[key] = {"share": min(float(b.strip().rstrip("%")) / 100 * factor, 1.0)}
+            else:
+                b = dict(b)
+                for k in ("min", "max"):
+                    if b.get(k) is not None:
+                        b[k] = b[k] * factor
+                if isinstance(b.get("share"), dict):
+                    b["share"] = {k: min(_fraction(v) * factor, 1.0)
+                                  for k, v in b["share"].items() if v is not None}
+                elif b.get("share") is not None:
+                    b["share"] = min(_fraction(b["share"]) * factor, 1.0)
+                budgets[key] = b
     if spec.set:
         data = apply_overrides(data, spec.set, file=f"{where}.set")
     return data
+
+
+def _fraction(v: Any) -> float:
+    return float(v.strip().rstrip("%")) / 100 if isinstance(v, str) else float(v)
 
 
 def variant_scenario(base: Scenario, spec: VariantSpec) -> Scenario:

@@ -99,6 +99,15 @@ def _metrics(plan: Plan, stages: list[str], platforms: list[str]) -> list[tuple]
         spend = float(pf.loc[platform, "spend"]) if platform in pf.index else 0.0
         rows += [("platform", f"{platform} spend", cur, spend),
                  ("platform", f"{platform} share", "%", spend / total if total > 0 else np.nan)]
+    if plan.timeline is not None:  # a plan over periods: the phasing and what carries over
+        per = plan.timeline.periods
+        for r in per.itertuples():
+            if r.in_plan:
+                rows += [("period", f"{r.period} spend", cur, r.spend)]
+            rows += [("period", f"{r.period} value", cur, r.value)]
+        rows += [("period", "value from carryover", cur,
+                  float(per["value_from_earlier_periods"].sum()
+                        + per["value_from_before_the_plan"].sum()))]
     rows += [("certificate", "bound on the objective (net)", "", plan.shown(s.bound)),
              ("certificate", "gap", "gap", s.gap)]
     base = plan.baseline_accounting
