@@ -29,7 +29,8 @@ def _units(p: Problem) -> list[tuple[str, str]]:
         if p.threshold[i] > 0:
             out.append((f"line:{name}.min_if_active",
                         f"line {name} spend is 0 or >= {p.threshold[i]:,.0f} (min_if_active)"))
-        if p.hi_reason[i] not in ("budget", "reach"):
+        after = p.layout is not None and not p.layout.in_plan()[i]
+        if p.hi_reason[i] not in ("budget", "reach") and not after:  # after the plan: no spend
             why = "" if p.hi_reason[i] == "max" else f" ({p.hi_reason[i]})"
             out.append((f"line:{name}.max", f"line {name} spend <= {p.hi[i]:,.0f}{why}"))
     return out
