@@ -193,29 +193,39 @@ def flatten(sc: Scenario) -> tuple[Scenario, Layout]:
     return flat, layout
 
 
-def carry_map(layout: Layout) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """C and h of the effective spend e = C x + h, one row and column per flat line: the
-    spend of period t (in units of the period's unit cost) works in t + k with weight w_k;
-    history spend (before the plan, at the plan's first unit cost) reaches into the plan."""
+def lag_map(layout: Layout) -> sparse.csr_matrix:
+    """W with W[(l, t + k), (l, t)] = w_k: how each period's input works in later ones."""
     A = len(layout.all_labels)
     n = len(layout.line_of)
     rows, cols, vals = [], [], []
-    h = np.zeros(n)
     for ln, w in enumerate(layout.weights):
-        w = np.asarray(w, dtype=float)
         for t in range(A):
-            j = layout.index(ln, t)
             for k in range(min(len(w), A - t)):
                 if w[k]:
                     rows.append(layout.index(ln, t + k))
-                    cols.append(j)
-                    vals.append(w[k] / layout.cost[j])
-        hist = layout.history[ln]
-        for m, spend in enumerate(reversed(hist), start=1):  # m periods before the plan
-            for t in range(A):
+                    cols.append(layout.index(ln, t))
+                    vals.append(float(w[k]))
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+
+def _history(layout: Layout, value) -> np.ndarray:
+    """Per flat line: sum over the history's periods m (1 = just before the plan) of
+    w_(t+m) x value(line, spend)."""
+    out = np.zeros(len(layout.line_of))
+    for ln, w in enumerate(layout.weights):
+        for m, spend in enumerate(reversed(layout.history[ln]), start=1):
+            for t in range(len(layout.all_labels)):
                 if t + m < len(w) and spend:
-                    h[layout.index(ln, t)] += w[t + m] * spend
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(n, n)), h
+                    out[layout.index(ln, t)] += w[t + m] * value(ln, spend)
+    return out
+
+
+def carry_map(layout: Layout) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """C and h of the effective spend e = C x + h (carryover before saturation): the spend
+    of period t, in units of the period's unit cost, works in t + k with weight w_k; history
+    spend (before the plan, at the plan's first unit cost) reaches into the plan."""
+    C = lag_map(layout) @ sparse.diags(1.0 / layout.cost)
+    return C.tocsr(), _history(layout, lambda ln, spend: spend)
 
 
 def _masks(layout: Layout) -> list[np.ndarray]:
@@ -295,7 +305,17 @@ def period_rows(layout: Layout, p: Problem) -> list[Row]:
 
 def attach(p: Problem, layout: Layout) -> Problem:
     """The compiled flat problem with carryover, seasonality, period rows and discounting."""
-    C, h = carry_map(layout)
+    land = land0 = None
+    if layout.order == "after_saturation":
+        # each period's own response f(x_t / c_t), spread over later periods by the weights;
+        # the history's responses (at the plan's first unit cost) land as a constant
+        C, h = sparse.diags(1.0 / layout.cost).tocsr(), np.zeros(p.n)
+        land = lag_map(layout)
+        first = {int(layout.line_of[i]): p.curve(i) for i in range(p.n)
+                 if layout.period_of[i] == 0}
+        land0 = _history(layout, lambda ln, spend: float(first[ln].value(np.array([spend]))[0]))
+    else:
+        C, h = carry_map(layout)
     curves = [p.curve(i) if layout.response[i] == 1.0 else
               cv.scaled(p.curve(i), outcome=float(layout.response[i])) for i in range(p.n)]
     disc = layout.discount()
@@ -306,5 +326,5 @@ def attach(p: Problem, layout: Layout) -> Problem:
             m = layout.period_of == t
             hi[m] = np.minimum(hi[m], b.max)
     q = replace(p, bank=cv.CurveBank.from_curves(curves), hi=hi, weight=p.weight * disc,
-                carry=C, carry0=h, layout=layout)
+                carry=C, carry0=h, layout=layout, land=land, land0=land0)
     return replace(q, rows=q.rows + period_rows(layout, q))

@@ -105,6 +105,10 @@ class Problem:
     carry: Any = None
     carry0: Array | None = None
     layout: Any = None
+    # carryover after saturation: each curve's response lands in this and later periods,
+    # outcome = land @ f(e) + land0 (land0: what the history's responses still bring)
+    land: Any = None
+    land0: Array | None = None
 
     def priced_points(self, total: float) -> Problem:
         """Soft guideline rows priced with a point of share = 1 % of `total`."""
@@ -131,8 +135,19 @@ class Problem:
         """The largest effective spend each curve can see (its piecewise-linear range)."""
         return self.effective(self.hi)
 
-    def outcomes(self, x: Array) -> Array:
+    def responses(self, x: Array) -> Array:
+        """Each curve's own response at its effective spend."""
         return self.bank.value(self.effective(x))
+
+    def outcomes(self, x: Array) -> Array:
+        """Each line's outcome (with carryover after saturation: the responses landing)."""
+        y = self.responses(x)
+        return y if self.land is None else self.land @ y + self.land0
+
+    @property
+    def curve_weight(self) -> Array:
+        """The objective's weight on each curve's response."""
+        return self.weight if self.land is None else self.land.T @ self.weight
 
     def marginals(self, x: Array) -> Array:
         """Each curve's slope at its effective spend (outcome per unit of effective spend)."""
@@ -142,6 +157,8 @@ class Problem:
         """The gradient of v @ outcomes(x) in the spend: per line, what one more unit of
         its spend adds to v @ y (with carryover, in this and later periods)."""
         d = self.marginals(x) if slopes is None else slopes
+        if self.land is not None:
+            v = self.land.T @ v
         with np.errstate(invalid="ignore"):  # a vertical slope (power at 0) of no weight
             g = np.where(v != 0, v * d, 0.0)
         return g if self.carry is None else self.carry.T @ g

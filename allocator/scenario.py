@@ -1098,10 +1098,6 @@ def _check_periods(sc: Scenario, out: list) -> None:
                                 f"max {r.max:,.0f} in {label}"))
         if line.flight is not None:
             known(("lines", i, "flight"), line.flight)
-    if ps.carryover_order == "after_saturation":
-        out.append((("periods", "carryover_order"), "after_saturation is not available yet: "
-                    "carryover acts on the spend before the curve (before_saturation, the "
-                    "default of Robyn and PyMC-Marketing)"))
     for i, c in enumerate(sc.constraints):
         if c.marginal_roas_min is not None:
             out.append((("constraints", i, "marginal_roas_min"), "marginal_roas_min is not "

@@ -6,7 +6,8 @@ it never solves.
 The outcome of a line in a period is split by where its effective spend came from, in
 proportion: this period's spend, earlier periods' spend (carryover within the plan) and
 spend before the plan (history). With carryover after saturation each period's response
-is spread instead, and the split follows the responses.
+is spread instead, and the split is exact: this period's response, the responses landing
+from earlier periods, those from before the plan.
 """
 
 from __future__ import annotations
@@ -63,13 +64,20 @@ def make_timeline(p: Problem, x: np.ndarray, *, currency: str,
     labels = lay.all_labels
     y = p.outcomes(x)
     e = p.effective(x)
-    own, earlier, history = _split(p, x)
+    if p.land is not None:  # after saturation: each period's response, landing later too
+        w0 = np.array([lay.weights[lay.line_of[i]][0] for i in range(p.n)])
+        from_own = w0 * p.responses(x)
+        from_history = p.land0.copy()
+        from_earlier = np.maximum(y - from_own - from_history, 0.0)
+    else:
+        own, earlier, history = _split(p, x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(e > 0, 1.0 / e, 0.0)
+            from_own = np.where(e > 0, y * own * frac, y)
+            from_earlier = y * earlier * frac
+            from_history = y * history * frac
+    scale = np.array([(per or {}).get(s, 1.0) for s in p.stages])
     with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(e > 0, 1.0 / e, 0.0)
-        from_own = np.where(e > 0, y * own * frac, y)
-        from_earlier = y * earlier * frac
-        from_history = y * history * frac
-        scale = np.array([(per or {}).get(s, 1.0) for s in p.stages])
         unit = np.where(y > 0, x * scale / y, np.nan)
     marginal = p.marginal_returns(x)
     disc = lay.discount()

@@ -51,7 +51,7 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
     wherever the chord is off the curve, whatever the line's weight in the objective (a line
     without value, in a CPA or outcome row, is never split by the objective's measure, and
     its chord error alone can keep every plan of the model off the exact curves)."""
-    weight = np.where(p.weight > 0, p.weight, 0.0)
+    weight = np.where(p.curve_weight > 0, p.curve_weight, 0.0)
     if p.minimize_spend or not np.any(weight):
         weight = np.ones(p.n)
     loose: dict[int, set[int]] = {}
@@ -73,7 +73,7 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
     in_rows = np.zeros(p.n, dtype=bool)
     for r in p.rows:
         if not r.penalty:
-            in_rows |= r.b != 0
+            in_rows |= (r.b != 0) if p.land is None else (abs(p.land).T @ (r.b != 0)) > 0
     for x in plans:
         if x is None or not violations(p, _snap(p, x)):
             continue

@@ -187,7 +187,9 @@ def solve_milp(
     negative = np.zeros(n, dtype=bool)
     for r in p.rows:
         if r.name not in drop:
-            negative |= r.uses_outcome_negatively
+            hurts = r.uses_outcome_negatively
+            # carryover after saturation: a curve hurts where its response lands in such a row
+            negative |= hurts if p.land is None else (abs(p.land).T @ hurts) > 0
     limited = np.zeros(n, dtype=bool)
     for lim in p.active_limits:
         if lim.name not in drop:
@@ -259,6 +261,12 @@ def solve_milp(
             add(e_expr[i] == pulp.lpSum(float(v) * spend[j] for j, v in
                                         zip(C.indices[lo_:hi_], C.data[lo_:hi_], strict=True))
                 + float(p.carry0[i]))
+    if p.land is not None:  # outcomes: the curves' responses landing over the periods
+        Lm = p.land.tocsr()
+        y_expr = [pulp.lpSum(float(v) * y_expr[j] for j, v in
+                             zip(Lm.indices[Lm.indptr[i]:Lm.indptr[i + 1]],
+                                 Lm.data[Lm.indptr[i]:Lm.indptr[i + 1]], strict=True))
+                  + float(p.land0[i]) for i in range(n)]
 
     penalties = []
     for r in p.rows:
