@@ -109,7 +109,7 @@ def test_weekly_band_allows_for_what_a_week_hides():
     week = type(line.curve)(line.vmax * 7, line.k * 7, line.s)
     assert _covers(f, week)
     assert f.high - f.low > 0.04  # not the +-2 % that missed the truth
-    assert any("hides how spend was spread" in n for n in f.notes)
+    assert any("daily curve to the weeks' totals" in n for n in f.notes)
 
 
 def test_carryover_is_estimated_when_the_data_identify_it():

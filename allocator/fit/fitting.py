@@ -183,6 +183,63 @@ class _Data:
     dow: np.ndarray | None  # weekday 0-6 per period (daily data), else None
     count: bool
     block: int
+    # week/month totals with the daily spend behind them (periods x days, 0 where none): the
+    # model is then the daily one (a daily curve of the daily carried-over spend, summed
+    # over the period's days with spend), so that a total does not hide how it was spread
+    days: np.ndarray | None = None
+    m: float = 1.0  # days per period of the daily model (1: the model is the period's own)
+
+    def __post_init__(self):
+        if self.days is not None:
+            self._flat = self.days.ravel()
+            self._on = self._flat > 0
+
+
+def _model(d: _Data, family: str, p: np.ndarray, lam: float, with_lam: bool = False,
+           jac: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The curve's mean per period (without weekday effects), the effective spend (per day
+    for the daily model of period totals), and optionally the Jacobian in p (and the
+    carryover when with_lam)."""
+    fam = FAMILIES[family]
+    x = d.x if d.days is None else d._flat
+    a = adstock(x, lam)
+    f = fam.value(a, p)
+    J = None
+    if jac:
+        J = fam.jac(a, p)
+        if with_lam:
+            da = lfilter([1.0], [1.0, -lam], np.concatenate([[0.0], a[:-1]]))
+            J = np.column_stack([J, fam.slope(a, p) * da])
+        J = np.nan_to_num(J)
+    if d.days is None:
+        return f, a, J
+    shape = d.days.shape
+    f = np.where(d._on, f, 0.0).reshape(shape).sum(axis=1)
+    if J is not None:
+        J = (J * d._on[:, None]).reshape(shape[0], shape[1], -1).sum(axis=1)
+    return f, a, J
+
+
+def conversion(lam: float, n: float) -> float:
+    """Geometric carryover per period of n units from `lam` per unit: the share of a
+    period's effective spend that lands after the period when the period is spent evenly,
+    (lam + lam^2 + ... + lam^n) / n (n = 1: lam itself; real n by the closed form)."""
+    if lam <= 0:
+        return 0.0
+    if n == 1:
+        return float(lam)
+    return float(lam * (1 - lam ** n) / (n * (1 - lam)))
+
+
+def per_period_model(curve: cv.Curve, lam: float, n: float) -> tuple[cv.Curve, float]:
+    """The curve of effective spend per period of n units, and its carryover c, from the
+    curve and carryover `lam` per unit: spend X per period at even pacing lasts, so
+    F(X / (1 - c)) = n f(X / (n (1 - lam))) (the response to sustained spend is kept) and c
+    is `conversion(lam, n)`."""
+    if n == 1:
+        return curve, float(lam)
+    c = conversion(lam, n)
+    return cv.scaled(curve, outcome=n, cost=n * (1 - lam) / (1 - c)), c
 
 
 @dataclass
@@ -199,11 +256,9 @@ class _State:
 
 
 def _mu_parts(d: _Data, s: _State, theta: np.ndarray):
-    fam = FAMILIES[s.family]
     k = len(s.p)
     lam = float(theta[k]) if s.free_lam else s.lam
-    a = adstock(d.x, lam)
-    f = fam.value(a, theta[:k])
+    f, a, _ = _model(d, s.family, theta[:k], lam)
     w = s.weekday[d.dow] if d.dow is not None else 1.0
     return a, f, w, lam
 
@@ -239,12 +294,8 @@ def _solve(d: _Data, s: _State, weights: np.ndarray | None = None, rounds: int =
             return ((w * f)[idx] - yi) * scale
 
         def jac(t, ww=ww, state=state):
-            a = adstock(d.x, float(t[k])) if state.free_lam else adstock(d.x, state.lam)
-            J = fam.jac(a[idx], t[:k])
-            if state.free_lam:
-                lam = float(t[k])
-                da = lfilter([1.0], [1.0, -lam], np.concatenate([[0.0], a[:-1]]))
-                J = np.column_stack([J, fam.slope(a[idx], t[:k]) * da[idx]])
+            lam = float(t[k]) if state.free_lam else state.lam
+            J = _model(d, state.family, t[:k], lam, state.free_lam, jac=True)[2][idx]
             return np.nan_to_num(J * ww[:, None] if np.ndim(ww) else J * ww)
 
         res = least_squares(resid, theta, jac=jac, bounds=(lo, hi),
@@ -286,16 +337,13 @@ def _scores(d: _Data, s: _State) -> tuple[np.ndarray, np.ndarray]:
     the fit: the curve's parameters (and carryover), then the log weekday multipliers of
     Tuesday to Sunday (Monday the reference), so that the curve's uncertainty includes what
     the weekday effects take from it (spend dips at weekends)."""
-    fam = FAMILIES[s.family]
-    a, f, w, lam = _mu_parts(d, s, s.theta())
+    f, _, J = _model(d, s.family, s.p, s.lam, s.free_lam, jac=True)
+    w = s.weekday[d.dow] if d.dow is not None else 1.0
     idx = np.flatnonzero(d.use)
     mu = np.maximum((w * f)[idx], 1e-12)
     var = _variance(mu, d.count, s.phi)
     wk = s.weekday[d.dow[idx]] if d.dow is not None else np.ones(len(idx))
-    J = fam.jac(a[idx], s.p) * wk[:, None]
-    if s.free_lam:
-        da = lfilter([1.0], [1.0, -lam], np.concatenate([[0.0], a[:-1]]))
-        J = np.column_stack([J, fam.slope(a[idx], s.p) * wk * da[idx]])
+    J = J[idx] * wk[:, None]
     if d.dow is not None:
         J = np.column_stack([J, mu[:, None] * (d.dow[idx][:, None] == np.arange(1, 7))])
     J = np.nan_to_num(J)
@@ -389,6 +437,22 @@ class Fit:
     calibration: list[dict] = field(default_factory=list)  # lift tests and what the fit says
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the model behind the curve: its curve of effective spend and carryover per unit of
+    # `base_days` days (a day when week or month totals were fitted with the daily spend
+    # behind them, else the fit's own period), the carryover's 90 % interval
+    base_curve: cv.Curve | None = None
+    base_carryover: float = 0.0
+    base_interval: tuple[float, float] = (0.0, 0.0)
+    base_days: float = 1.0
+
+    def for_period(self, days: float) -> tuple[cv.Curve, float, tuple[float, float]]:
+        """The curve of effective spend per period of `days` days (even pacing within it),
+        its geometric carryover per period and that carryover's 90 % interval."""
+        n = days / self.base_days
+        base = self.base_curve if self.base_curve is not None else self.curve
+        curve, c = per_period_model(base, self.base_carryover, n)
+        lo, hi = self.base_interval
+        return curve, c, (conversion(lo, n), conversion(hi, n))
 
     @property
     def response(self) -> cv.Curve:
@@ -432,8 +496,8 @@ def _calendar(series: LineSeries, by: str) -> tuple[np.ndarray, np.ndarray, np.n
 
 def _band(family: str, theta: np.ndarray, cov: np.ndarray, free_lam: bool, lam: float,
           grid: np.ndarray, inside: np.ndarray, rng: np.random.Generator,
-          scale_sd: float = 0.0, weekday: np.ndarray | None = None, df: int = 0
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          scale_sd: float = 0.0, weekday: np.ndarray | None = None, df: int = 0,
+          m: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draws of the sustained response on the grid; a simultaneous band over `inside`.
     `cov` may carry the weekday parameters after theta: the curve of a draw is then the
     average day of its own weekday multipliers."""
@@ -461,7 +525,7 @@ def _band(family: str, theta: np.ndarray, cov: np.ndarray, free_lam: bool, lam: 
     def log_r(t):
         lm = float(np.clip(t[k], 0.0, CARRYOVER_MAX)) if free_lam else lam
         with np.errstate(all="ignore"):
-            return np.log(np.maximum(fam.value(x / (1 - lm), t[:k]), 1e-300))
+            return np.log(np.maximum(m * fam.value(x / (m * (1 - lm)), t[:k]), 1e-300))
 
     base = log_r(theta)
     G = np.empty((len(grid), nt))
@@ -521,7 +585,13 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
         series.kpi == "outcome" and bool(np.allclose(y, np.round(y))) and float(
             np.mean(y[active])) < 200)
     use_dow = dow is not None and int(active.sum()) >= 84  # 12 weeks: 2 blocks a parameter
-    d = _Data(x, y, active, dow if use_dow else None, count, BLOCK.get(by, 7))
+    days = None
+    if by != "day" and series.within is not None and len(series.within) == len(x):
+        days = np.nan_to_num(np.asarray(series.within, float))
+        if not np.allclose(days.sum(axis=1), x, rtol=1e-6, atol=1e-6):
+            days = None  # the daily spend does not add up to the totals: fit the totals
+    m = UNIT_DAYS[by] if days is not None else 1.0
+    d = _Data(x, y, active, dow if use_dow else None, count, BLOCK.get(by, 7), days, m)
     warnings: list[str] = []
     notes: list[str] = []
 
@@ -529,7 +599,7 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
     states: dict[str, _State] = {}
     for fam in families:
         best = None
-        for p0 in _starts(fam, xs, y[active]):
+        for p0 in _starts(fam, xs / m, y[active] / m):
             st = _State(fam, np.array(p0, float), 0.0, np.ones(7), 1.0 / 0.15 ** 2 if not count
                         else 10.0)
             st = _update_nuisance(d, st, None)
@@ -603,14 +673,18 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
     if best in lam_info:
         lo_l, hi_l, lam_ok = lam_info[best]
         lam_iv = (lo_l, hi_l)
+        lu = "day" if m != 1.0 else unit  # a daily model of period totals: carryover per day
         if lam_ok:
-            lam_note = (f"carryover {st.lam:.2f} per {unit} (90 % interval {lo_l:.2f}-{hi_l:.2f}),"
+            lam_note = (f"carryover {st.lam:.2f} per {lu} (90 % interval {lo_l:.2f}-{hi_l:.2f}),"
                         " estimated jointly with the curve")
+            if m != 1.0:
+                lam_note += (f"; {conversion(st.lam, m):.3f} per {unit} (90 % interval "
+                             f"{conversion(lo_l, m):.3f}-{conversion(hi_l, m):.3f})")
         elif lo_l == 0.0 and hi_l < CARRYOVER_WIDTH:
-            lam_note = f"no carryover found (at most {hi_l:.2f} per {unit})"
+            lam_note = f"no carryover found (at most {hi_l:.2f} per {lu})"
         else:
             lam_note = (f"carryover not identified (the data allow {lo_l:.2f} to {hi_l:.2f} per "
-                        f"{unit}): the curve assumes none")
+                        f"{lu}): the curve assumes none")
     else:
         lam_note = (f"carryover not estimated (needs at least {3 * MIN_POINTS} {unit}s of "
                     "data)" if carryover else "carryover not estimated (switched off)")
@@ -629,7 +703,8 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
     rng = np.random.default_rng(seed)
     grid = np.linspace(0.0, max(2.0 * xs.max(), 1e-9), 81)
     inside = (grid >= lo_q) & (grid <= hi_q)
-    response = sustained(curve_of(best, st.p), st.lam)
+    per_curve, per_lam = per_period_model(curve_of(best, st.p), st.lam, m)
+    response = sustained(per_curve, per_lam)
     point = response.value(grid)
     lift_scale, lift_sd, calib = 1.0, 0.0, []
     mine = [lt for lt in lifts if lt.line == name]
@@ -639,9 +714,14 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
     band_lo, band_hi = point.copy(), point.copy()
     draws_by_family = {}
     agg = _aggregation(series, response)
-    if agg > 0.002:
-        notes.append(f"a {unit}'s total hides how spend was spread over its days: the band "
-                     f"allows {agg:.1%} for that (fit --by day to avoid it)")
+    if d.days is not None:
+        notes.append(f"fitted as a daily curve to the {unit}s' totals, with the daily spend "
+                     f"behind each {unit} (a total hides how it was spread over the days); "
+                     f"written per {unit} at even pacing")
+    if agg > 0.002:  # daily model or not, the days' outcomes stay unseen (weekday effects,
+        # the daily noise's skew): an allowance sized by how unevenly each period was spent
+        notes.append(f"a {unit}'s total hides how spend and outcome were spread over its "
+                     f"days: the band allows {agg:.1%} for that (fit --by day to avoid it)")
     for fam in [best, *rivals]:
         fs = chosen[fam]
         if bootstrap:
@@ -655,7 +735,7 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
             extra = math.sqrt(lift_sd ** 2 + drift ** 2 / max(nb, 1) * d.block + agg ** 2)
             D, lo_f, hi_f = _band(fam, fs.theta(), cov, fs.free_lam, fs.lam, grid, inside,
                                   rng, extra, fs.weekday if d.dow is not None else None,
-                                  max(nb - cov.shape[0], 4))
+                                  max(nb - cov.shape[0], 4), m)
         lo_f, hi_f = lo_f * lift_scale, hi_f * lift_scale
         draws_by_family[fam] = D
         band_lo, band_hi = np.minimum(band_lo, lo_f), np.maximum(band_hi, hi_f)
@@ -689,14 +769,17 @@ def fit_line(series: LineSeries, *, families: tuple[str, ...] = tuple(FAMILIES),
                             f"{c['curve']:,.0f} where the test measured {c['incremental']:,.0f} "
                             f"({c['low']:,.0f}-{c['high']:,.0f}): the tests disagree with each "
                             "other or with the curve's shape")
-    curve = curve_of(best, st.p)
+    base = curve_of(best, st.p)
     if lift_scale != 1.0:
-        curve = cv.scaled(curve, outcome=lift_scale)
-    return Fit(series, best, curve, st.lam, lam_iv, lam_ok,
+        base = cv.scaled(base, outcome=lift_scale)
+    curve, per_lam = per_period_model(base, st.lam, m)
+    per_iv = (conversion(lam_iv[0], m), conversion(lam_iv[1], m))
+    return Fit(series, best, curve, per_lam, per_iv, lam_ok,
                st.weekday if d.dow is not None else None,
                "negative binomial" if count else "robust least squares", dispersion, r2, error,
                held, crit, rivals, float(lo_q), float(hi_q), float(xs.max()), grid, point,
-               band_lo, band_hi, low, high, identified, width, calib, warnings, notes)
+               band_lo, band_hi, low, high, identified, width, calib, warnings, notes,
+               base, st.lam, lam_iv, 1.0 if m != 1.0 else UNIT_DAYS[by])
 
 
 def _aggregation(series: LineSeries, response: cv.Curve) -> float:
@@ -741,7 +824,8 @@ def _bootstrap(d: _Data, s: _State, grid: np.ndarray, n: int,
         for s0 in pick:
             wts[s0:s0 + block] += 1.0
         bs = _solve(d, s, weights=wts, rounds=1, nfev=40)
-        out.append(sustained(curve_of(bs.family, bs.p), bs.lam).value(grid))
+        out.append(sustained(*per_period_model(curve_of(bs.family, bs.p), bs.lam, d.m)
+                             ).value(grid))
     return np.array(out)
 
 
