@@ -84,9 +84,13 @@ def _refine(p: Problem, segs: list, outer, best_x: np.ndarray | None, gap_abs: f
             err = max(segs[i].over[k], segs[i].under[k])
             if err > 1e-9 * max(abs(float(segs[i].values[-1])), 1e-300):
                 loose.setdefault(i, set()).add(k)
+    changed = False
     for i, ks in loose.items():
+        before = len(segs[i].points)
         segs[i] = refine(segs[i], p.curve(i), np.array(sorted(ks)))
-    return bool(loose)
+        # a segment already at the least length is not split (refine): nothing new to solve
+        changed |= len(segs[i].points) != before
+    return changed
 
 
 def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,

@@ -251,6 +251,20 @@ def solve_milp(
             add(x_i <= float(p.hi[i]), f"line:{p.names[i]}.max")
         if band:
             y_i = y_i + _error_band(prob, seg, ds, add, f"{i}")
+        if on[i] is not None and not carry:
+            # the outcome is tied to the on/off binary too, not only the spend: HiGHS takes
+            # a binary within 1e-6 of 0 as off, which leaves a line 'off' top * 1e-6 of
+            # spend (0.036 of 35,833), and a curve that is vertical at 0 earns most of its
+            # outcome there (200628: 370 outcome for 0.002 from a line whose min_if_active
+            # is 35,833). Valid for every plan: an off line earns f(0), an on one no more
+            # (no less) than the curve's (the band's) highest (lowest) value above f(0)
+            f0 = float(seg.values[0])
+            rise = float(np.max(seg.values)) + (float(np.max(seg.over)) if band else 0.0) - f0
+            fall = float(np.min(seg.values)) - (float(np.max(seg.under)) if band else 0.0) - f0
+            if rise > 0:
+                add(y_i - f0 <= rise * (1 + 1e-9) * on[i])
+            if fall < 0 and negative[i]:
+                add(y_i - f0 >= fall * (1 + 1e-9) * on[i])
         x_expr.append(x_i)
         y_expr.append(y_i)
 

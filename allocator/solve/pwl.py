@@ -18,6 +18,8 @@ from ..curves import Curve, Hill, Points
 __all__ = ["Segments", "initial_breakpoints", "segments", "refine", "adapt"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+# no segment shorter than this fraction of the line's range (initial_breakpoints, refine)
+_LEAST = 1e-7
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,8 @@ def initial_breakpoints(curve: Curve, hi: float, k: int = 24,
     # segments of no known shape get the shape-free one (see segments)
     keep, last = [], -np.inf
     for x in pts:
-        if x - last > 1e-7 * hi or x == hi:
-            if keep and x == hi and x - last <= 1e-7 * hi:
+        if x - last > _LEAST * hi or x == hi:
+            if keep and x == hi and x - last <= _LEAST * hi:
                 keep.pop()
             keep.append(x)
             last = x
@@ -173,14 +175,34 @@ def segments(curve: Curve, points: np.ndarray) -> Segments:
 
 
 def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> Segments:
-    """Split the segments `which` into `pieces` equal parts each."""
+    """Split the segments `which` into `pieces` equal parts each, never into pieces shorter
+    than the least segment `initial_breakpoints` allows (1e-7 of the line's range): HiGHS's
+    answers on a model with such pieces are wrong (a chord of slope 6.5e10 over 5e-10 of
+    spend: 'optimal' far below a plan of the same model, 'infeasible' with one at hand).
+    A segment that short keeps its (wider, valid) error band instead."""
+    hi = float(seg.points[-1])
+    least = _LEAST * hi
     a, b = seg.points[which], seg.points[which + 1]
-    new = [a + (b - a) * j / pieces for j in range(1, pieces)]
+    # as many equal pieces (up to `pieces`) as the least length lets each segment take
+    cut = np.minimum(pieces, np.floor((b - a) / least)) if least > 0 else \
+        np.full(len(a), float(pieces))
+    new = [a[k] + (b[k] - a[k]) * j / cut[k] for k in range(len(a))
+           for j in range(1, int(cut[k]))]
     # a shape point (inflection, kink) inside a split segment becomes a breakpoint: the
     # pieces on either side then have a shape, and their error bands are tight
-    shape = np.asarray(_must_have(curve, float(seg.points[-1]), ()), dtype=float)
+    shape = np.asarray(_must_have(curve, hi, ()), dtype=float)
     inside = shape[np.any((shape[:, None] > a) & (shape[:, None] < b), axis=1)]
-    return segments(curve, np.unique(np.r_[seg.points, *new, inside]))
+    # a point too near a breakpoint, or too near a new point kept before it, is left out
+    pts, cand = seg.points, np.unique(np.r_[new, inside])
+    k = np.searchsorted(pts, cand)
+    near = np.minimum(np.abs(cand - pts[np.maximum(k - 1, 0)]),
+                      np.abs(pts[np.minimum(k, len(pts) - 1)] - cand))
+    keep, last = [], -np.inf
+    for x in cand[near > least]:
+        if x - last > least:
+            keep.append(x)
+            last = x
+    return segments(curve, np.unique(np.r_[pts, keep]))
 
 
 def adapt(seg: Segments, curve: Curve, hi: float, extra: tuple[float, ...] = (),
