@@ -3,7 +3,10 @@
 The model of one period t: outcome_t ~ weekday_t * f(a_t), where f is a curve family of the
 curves module, a_t = spend_t + carryover * a_(t-1) the effective spend (carryover acts before
 saturation), and weekday_t a multiplier per day of the week (daily data; mean 1, so f is
-the average day). The noise model follows the KPI:
+the average day). Week or month totals with the daily spend behind them are fitted with
+the daily model summed over each period's days with spend (a total does not hide how it
+was spread); curve and carryover are then written per period (`per_period_model`). The
+noise model follows the KPI:
 
 - counts (purchases, leads, conversions, results): negative binomial, variance mu + mu^2/phi,
   fitted by maximum likelihood (iteratively reweighted least squares, whose fixed point is

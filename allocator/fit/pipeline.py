@@ -59,6 +59,9 @@ def fit_exports(files: list[str | Path], *, mapping: str | Path | None = None,
             problems += exc.problems
     if problems:
         raise ExportError(problems)
+    from .scenario_writer import FIT_BY
+
+    plan_by, by = by, FIT_BY[by]  # --by month plans by month and fits the days
     lines, skipped = build_lines(exports, m, by=by, skip_bad=skip_bad)
     if not lines:
         raise ExportError(["no line to fit: " + ("; ".join(skipped) or "the exports are empty")])
@@ -85,7 +88,7 @@ def fit_exports(files: list[str | Path], *, mapping: str | Path | None = None,
         raise ExportError(bad + ["(add --skip-bad to fit the other lines and leave these out)"])
     if not fits:
         raise ExportError(bad or ["no line could be fitted"])
-    return FitRun(fits, skipped + bad, [str(f) for f in files], by)
+    return FitRun(fits, skipped + bad, [str(f) for f in files], plan_by)
 
 
 def _pct(v: float) -> str:
@@ -104,10 +107,21 @@ def quality_table(run: FitRun) -> pd.DataFrame:
             "error": _pct(f.error), "held-out": _pct(f.held_out[f.family]),
             "spend seen": f"{f.spend_min:,.0f}-{f.spend_max:,.0f}",
             "band": f"x{f.low:.2f}-{f.high:.2f}",
-            "carryover": f"{f.carryover:.2f}" if f.carryover_identified else "-",
+            "carryover": _carry(f, run.by) if f.carryover_identified else "-",
             "saturation": "identified" if f.identified else "NOT identified",
         })
     return pd.DataFrame(rows)
+
+
+def _carry(f: Fit, by: str) -> str:
+    """The carryover per the plan's period (and per day when the fit is daily)."""
+    from .scenario_writer import FIT_BY
+
+    if FIT_BY[by] == by:
+        return f"{f.carryover:.2f}/{by}" + (f" ({f.base_carryover:.2f}/day)"
+                                            if f.base_days == 1.0 and by != "day" else "")
+    c = f.for_period(365.25 / 12 if by == "month" else 7.0)[1]
+    return f"{c:.3f}/{by} ({f.base_carryover:.2f}/day)"
 
 
 def campaign_table(run: FitRun) -> pd.DataFrame:
