@@ -11,6 +11,7 @@ import click
 
 from . import __version__
 from .errors import AllocatorError, ScenarioError
+from .progress import Progress
 
 # The solver, the analyses, charts and report are imported by the commands that use them,
 # so that `allocator --version`, `--help` and `validate` start at once. These mirror
@@ -196,7 +197,7 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
     overrides = list(sets)
     if budget is not None:
         overrides.insert(0, _budget_override(file, budget))
-    sc = load_scenario(file, overrides)
+    sc = load_scenario(file, overrides, labels=_labels(sets, budget))
     if phasing is not None:
         if sc.periods is None:
             raise AllocatorError(f"--phasing: {file} has no periods; --phasing applies to a "
@@ -204,7 +205,9 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
         sc = sc.model_copy(update={"periods": sc.periods.model_copy(
             update={"phasing": phasing})})
         sc._file = str(file)
-    result = plan_scenario(sc, method=solver, tol=tol)
+    progress = Progress()
+    with progress.step("solve"):
+        result = plan_scenario(sc, method=solver, tol=tol)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
     elif fmt == "csv":
@@ -215,40 +218,39 @@ def plan(file: Path, out: Path | None, budget: float | None, sets: tuple[str, ..
         # a guideline is priced only where the scenario has one
         kinds = tuple(k for k in KINDS if k != "guideline" or sc.guideline_bands())
         analyses = {} if no_sensitivity else _with_progress(
-            lambda progress: run_analyses(sc, result, kinds, progress=progress,
-                                          scheduler=scheduler))
+            progress, lambda report: run_analyses(sc, result, kinds, progress=report,
+                                                  scheduler=scheduler))
         if sc.periods is not None and sc.periods.phasing == "free":
             from .analysis.phasing import phasing_value
 
-            analyses["phasing"] = phasing_value(sc, result.solution.objective, tol=tol)
+            with progress.step("phasing"):
+                analyses["phasing"] = phasing_value(sc, result.solution.objective, tol=tol)
             click.echo(analyses["phasing"].words(), err=fmt != "table")
-        write_plan_folder(result, out, analyses=analyses, force=force, source=file, pdf=True)
+        write_plan_folder(result, out, analyses=analyses, force=force, source=file, pdf=True,
+                          progress=progress)
         pdf = "report.pdf" if (out / "report.pdf").exists() else \
             "no report.pdf: Chromium is not installed (apt-get install chromium)"
         click.echo(f"wrote {out}/ (plan.csv, plan.json, plan.xlsx, charts/, report.html, "
                    f"{pdf})", err=fmt != "table")
 
 
-def _with_progress(job):
-    """Run a sweep with one progress bar per analysis (shown on a terminal only)."""
-    if not sys.stderr.isatty():
-        return job(None)
-    bars: dict[str, object] = {}
-
-    def progress(kind: str, done: int, total: int) -> None:
-        if kind not in bars:
-            for bar in bars.values():
-                bar.render_finish()
-            bars[kind] = click.progressbar(length=total, label=f"{kind:<11}", file=sys.stderr)
-            bars[kind].__enter__()
-        bar = bars[kind]
-        bar.update(done - bar.pos)
-
+def _with_progress(progress: Progress, job):
+    """Run analyses with one progress step per analysis (a bar on a terminal, lines in a
+    log; see allocator.progress)."""
+    kinds = progress.counter()
+    failed = True
     try:
-        return job(progress)
+        found = job(kinds)
+        failed = False
+        return found
     finally:
-        for bar in bars.values():
-            bar.render_finish()
+        kinds.close(failed)
+
+
+def _labels(sets: tuple[str, ...], budget: float | None) -> list[str]:
+    """How each override is named in an error: `--budget 100` or `--set PATH=VALUE`."""
+    return ([f"--budget {budget:g}"] if budget is not None else []) + \
+        [f"--set {item}" for item in sets]
 
 
 @main.command()
@@ -310,11 +312,13 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
 
         check_files(out, names, force=force, inputs=[file])
     sc = load_scenario(file, list(sets))
-    result = plan_scenario(sc)
+    progress = Progress()
+    with progress.step("solve"):
+        result = plan_scenario(sc)
     options = SweepOptions(points=points, low=low, high=high, delta=delta, draws=draws,
                            spread=spread, seed=seed, stage=stage)
-    analyses = _with_progress(lambda progress: run_analyses(sc, result, (kind,), options,
-                                                            progress, scheduler=scheduler))
+    analyses = _with_progress(progress, lambda report: run_analyses(
+        sc, result, (kind,), options, report, scheduler=scheduler))
     found = analyses.get(kind)
     if found is None:
         raise AllocatorError(f"--stage: no line is on stage '{stage}' in {file}; choose "
@@ -332,7 +336,8 @@ def sweep(file: Path, kind: str, points: int, range_: str, delta: float, draws: 
 
         maker = {"frontier": charts.frontier, "guideline": charts.guideline,
                  "tornado": charts.tornado, "uncertainty": charts.uncertainty}[kind]
-        with atomic_files(out, names, force=force, inputs=[file]) as tmp:
+        with atomic_files(out, names, force=force, inputs=[file]) as tmp, \
+                progress.step("chart"):
             table.to_csv(tmp / f"{kind}.csv", index=False)
             charts.save(maker(found), tmp / kind)
         click.echo(f"wrote {out}/{kind}.csv, .png, .svg", err=fmt != "table")
@@ -379,13 +384,10 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
 
         check_target(out, force=force, inputs=files)
     variants = load_variants(list(files), list(names) or None)
-    if sys.stderr.isatty():
-        with click.progressbar(length=len(variants), label="solving", file=sys.stderr,
-                               item_show_func=lambda v: v) as bar:
-            cmp = compare_variants(variants, progress=lambda label: bar.update(1, label),
-                                   method=solver, tol=tol, scheduler=scheduler)
-    else:
-        cmp = compare_variants(variants, method=solver, tol=tol, scheduler=scheduler)
+    progress = Progress()
+    with progress.step("solve variants", total=len(variants)) as step:
+        cmp = compare_variants(variants, progress=lambda label: step.update(step.done + 1),
+                               method=solver, tol=tol, scheduler=scheduler)
     if fmt == "json":
         click.echo(json.dumps(comparison_json(cmp), indent=2, default=str))
     elif fmt == "csv":
@@ -393,7 +395,7 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
     else:
         click.echo(format_comparison(cmp))
     if out is not None:
-        write_comparison_folder(cmp, out, sources=list(files), force=force)
+        write_comparison_folder(cmp, out, sources=list(files), force=force, progress=progress)
         click.echo(f"wrote {out}/ (comparison.csv, .json, .xlsx, charts/, report.html)",
                    err=fmt != "table")
 
@@ -407,8 +409,12 @@ def compare(files: tuple[Path, ...], names: tuple[str, ...], out: Path | None, f
 @click.option("--period", help="Planning period: 2026-Q1, 2026-03, 2026 or 90d "
                                "(default: the quarter after the data).")
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day",
-              show_default=True, help="Fit on daily, weekly or monthly totals (carryover is "
-                                      "per this unit).")
+              show_default=True, help="day: fit the days, write one planning period. "
+                                      "week / month: write a scenario over periods (13 weeks "
+                                      "or 3 months after the data, or those of --period) with "
+                                      "each line's carryover, history and, from a year of "
+                                      "data, seasonality; week fits the weeks' totals, month "
+                                      "fits the days.")
 @click.option("--max-multiple", type=float, default=1.5, show_default=True,
               help="Each line's max: this times the highest spend per day seen.")
 @click.option("--bootstrap", type=int, default=0, show_default=True,
@@ -462,17 +468,9 @@ def fit(exports: tuple[Path, ...], out: Path, mapping: Path | None, period: str 
         from datetime import date
 
         parse_period(period, date.today())  # a bad period fails before the work
-    if sys.stderr.isatty():
-        with click.progressbar(length=1, label="fitting lines", file=sys.stderr) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
-            run = fit_exports(list(exports), mapping=mapping, by=by, bootstrap=bootstrap,
-                              skip_bad=skip_bad, lift=lift, progress=progress)
-    else:
+    with Progress().step("fit lines") as step:
         run = fit_exports(list(exports), mapping=mapping, by=by, bootstrap=bootstrap,
-                          skip_bad=skip_bad, lift=lift)
+                          skip_bad=skip_bad, lift=lift, progress=step.update)
     text = scenario_text(run.fits, period=period, by=by, multiple=max_multiple,
                          sources=run.sources, skipped=run.skipped)
     click.echo(quality_table(run).to_string(index=False))
