@@ -73,7 +73,7 @@ def speed(sizes: list[tuple[int, int]], seeds: int, concave: bool) -> None:
             data = periods_scenario(T, L, seed, concave=concave)
             p = compile_problem(scenario_from_data(data))
             t0 = time.perf_counter()
-            sol = solve(p, time_limit=300)
+            sol = solve(p, time_limit=120)
             dt = time.perf_counter() - t0
             print(f"{f'{T} x {L}':>16} {p.n:>12} {'concave' if concave else 'S+thr':>8} "
                   f"{dt:>8.2f} {sol.status:>9} {sol.gap:>9.2e} {sol.method:>8}", flush=True)

@@ -28,6 +28,7 @@ from .waterfill import waterfill
 __all__ = ["solve", "Solution", "SOLVERS", "available_backends"]
 
 DEFAULT_TOL = 1e-3
+RELAX_FIRST = 200  # curves over periods from which the MILP starts from its LP relaxation
 INITIAL_SEGMENTS = 12  # per line; refinement adds breakpoints only where the bound needs them
 
 
@@ -137,6 +138,21 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     def late() -> bool:
         return time.perf_counter() - start > time_limit
 
+    proven = math.inf  # a bound known before the MILP (its LP relaxation's)
+    if p.carry is not None and p.n >= RELAX_FIRST:
+        # many line x periods: the MILP may not end in time. Its LP relaxation (segments in
+        # any order, thresholds on average) bounds every plan in a few seconds, and its plan,
+        # off where it sits below a threshold and polished, is a first incumbent
+        lp = solve_milp(p, segs, band=True, backend=backend, time_limit=left(), relaxed=True)
+        if lp.status == "optimal" and lp.x is not None:
+            proven = bound = lp.value
+            x = np.where(lp.x < p.threshold * (1 - 1e-9), 0.0, lp.x)
+            consider(x)
+            consider(polish(p, x, x > 1e-9 * np.maximum(p.hi, 1.0),
+                            deadline=start + time_limit))
+            if best_x is not None and proven < best - 1e-9 * max(abs(best), 1.0):
+                proven = bound = math.inf  # the LP's optimum below a plan: not trusted
+
     rounds, round_start, pieces = 0, start, sum(len(s.lengths) for s in segs)
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
         # the MILP's own proven bound enters the certificate, so it need not be solved
@@ -156,8 +172,10 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
                 consider(polish(p, inner.x, inner.active, deadline=start + time_limit))
         if outer.status == "infeasible" and best_x is not None:
             notes.append("the relaxation that proves the bound failed numerically on this "
-                         "scenario: the plan is the best found, without a proven bound")
-            bound = math.inf
+                         "scenario: the plan is the best found"
+                         + (", with the LP relaxation's bound" if math.isfinite(proven)
+                            else ", without a proven bound"))
+            bound = proven
             break
         if outer.status == "infeasible":
             if not diagnose:
@@ -165,8 +183,10 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             raise InfeasibleError(explain(p, conflict(p, backend=backend)))
         if outer.status != "optimal" and best_x is not None:
             notes.append(f"the MILP solver returned '{outer.status}' on the relaxation that "
-                         "proves the bound: the plan is the best found, without a proven bound")
-            bound = math.inf
+                         "proves the bound: the plan is the best found"
+                         + (", with the LP relaxation's bound" if math.isfinite(proven)
+                            else ", without a proven bound"))
+            bound = proven
             break
         if outer.status != "optimal":
             raise SolverError(f"the MILP solver returned '{outer.status}' on the relaxation; "

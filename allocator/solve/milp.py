@@ -171,12 +171,16 @@ def solve_milp(
     feasibility: bool = False,
     cutoff: float | None = None,
     start: np.ndarray | None = None,
+    relaxed: bool = False,
 ) -> MilpResult:
     """Build and solve the MILP. `drop` removes named constraints (infeasibility diagnosis);
     `feasibility` drops the objective. `cutoff`: only plans worth more than this matter
     (a plan of that value is known), so branch-and-bound may prune below it; with HiGHS,
     a model with nothing above the cutoff comes back "cutoff". `start`: a plan's spend per
-    line, whose on/off and fill pattern seeds HiGHS with an incumbent."""
+    line, whose on/off and fill pattern seeds HiGHS with an incumbent. `relaxed`: every
+    binary continuous in [0, 1], an LP whose optimum bounds the MILP's (and, with `band`,
+    every plan's on the exact curves): segments may fill in any order, thresholds and counts
+    hold on average only."""
     prob = pulp.LpProblem(f"allocator_{next(_ids)}", pulp.LpMaximize)
 
     def add(con: pulp.LpConstraint, name: str | None = None) -> None:
@@ -195,6 +199,7 @@ def solve_milp(
         if lim.name not in drop:
             limited[lim.index] = True
 
+    kind = {"cat": "Continuous", "lowBound": 0, "upBound": 1} if relaxed else {"cat": "Binary"}
     x_expr, y_expr, binaries = [], [], []
     seed: dict[pulp.LpVariable, float] = {}  # binary -> its value at `start`
     on: list[pulp.LpVariable | None] = [None] * n
@@ -217,7 +222,7 @@ def solve_milp(
             peak = _single_hump(slopes) if not negative[i] else None
             chain = range(len(ds) - 1) if peak is None else range(peak)
             for k in chain:  # segment k+1 only once segment k is full
-                z = prob.add_variable(f"z{i}_{k}", cat="Binary")
+                z = prob.add_variable(f"z{i}_{k}", **kind)
                 binaries.append(z)
                 if at is not None:
                     seed[z] = float(at[i] >= seg.points[k + 1] * (1 - 1e-12))
@@ -226,7 +231,7 @@ def solve_milp(
             if peak is not None and peak < len(ds) - 1:
                 # past the hump slopes fall, so the LP fills those segments in order by
                 # itself; one binary keeps them shut until the hump is climbed
-                past = prob.add_variable(f"w{i}", cat="Binary")
+                past = prob.add_variable(f"w{i}", **kind)
                 binaries.append(past)
                 if at is not None:
                     seed[past] = float(at[i] >= seg.points[peak + 1] * (1 - 1e-12))
@@ -235,7 +240,7 @@ def solve_milp(
                     add(ds[k] <= float(lengths[k]) * past)
         thr = 0.0 if f"line:{p.names[i]}.min_if_active" in drop else float(p.threshold[i])
         if thr > 0 or limited[i]:
-            a = prob.add_variable(f"a{i}", cat="Binary")
+            a = prob.add_variable(f"a{i}", **kind)
             binaries.append(a)
             if start is not None:
                 seed[a] = float(start[i] > 0)
@@ -268,6 +273,8 @@ def solve_milp(
         x_expr.append(x_i)
         y_expr.append(y_i)
 
+    if relaxed:  # an LP: no branch-and-bound bound to read, no incumbent to seed
+        binaries, seed = [], {}
     if carry:
         C = p.carry.tocsr()
         for i in range(n):
