@@ -30,7 +30,6 @@ from pydantic import (
     model_validator,
 )
 
-from . import curves
 from .errors import Problem, ScenarioError
 from .source import (
     PathKey,
@@ -60,6 +59,20 @@ __all__ = [
     "scenario_from_data",
     "json_schema",
 ]
+
+
+class _LazyCurves:
+    """allocator.curves (and numpy with it) imported when a curve is first built, so that
+    `allocator validate` starts without them."""
+
+    def __getattr__(self, name: str) -> Any:
+        from . import curves as module
+
+        globals()["curves"] = module
+        return getattr(module, name)
+
+
+curves = _LazyCurves()
 
 
 class _Model(BaseModel):
@@ -1131,12 +1144,10 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
             out.append((("lines", i, "platform"), f"platform '{line.platform}' is not declared"
                         f"{did_you_mean(line.platform, sc.platforms)}; add it under platforms "
                         f"or use one of: {', '.join(sc.platforms)}"))
-        if sc.budget is not None and sc.budget.max is not None:
-            for field in ("min", "min_if_active"):
-                v = getattr(line, field)
-                if v is not None and v > sc.budget.max:
-                    out.append((("lines", i, field), f"{field} {v:,.0f} is above the whole "
-                                f"budget of {sc.budget.max:,.0f}"))
+        # a min_if_active above the budget is no mistake: the line cannot start, stays at 0
+        if sc.budget is not None and sc.budget.max is not None and line.min > sc.budget.max:
+            out.append((("lines", i, "min"), f"min {line.min:,.0f} is above the whole "
+                        f"budget of {sc.budget.max:,.0f}"))
     counts = Counter(line.name for line in sc.lines)
     for i, line in enumerate(sc.lines):
         if counts[line.name] > 1:
@@ -1392,12 +1403,45 @@ def scenario_from_data(data: Any, file: str = "<scenario>", source: Source | Non
             sc = Scenario.model_validate(data)
             found = _cross_check(sc)
     except ValidationError as exc:
-        raise ScenarioError(problems_from(exc, data, file, source)) from None
+        field = problems_from(exc, data, file, source)
+        cross = _cross_check_without(data, exc)
+        raise ScenarioError(field + [_problem(source, file, p, m) for p, m in cross]) \
+            from None
     if found:
         raise ScenarioError([_problem(source, file, p, m) for p, m in found])
     sc._file = file
     sc._source = source
     return sc
+
+
+def _overlap(a: PathKey, b: PathKey) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _cross_check_without(data: Any, exc: ValidationError) -> list[tuple[PathKey, str]]:
+    """The cross-field mistakes that can still be found beside field mistakes (one pass of
+    `validate` names both): the fields in error are left out (those with a default) and the
+    rest checked across; nothing when a field in error cannot be left out, and no finding
+    that touches a field left out."""
+    removed: list[PathKey] = []
+    data = copy.deepcopy(data)
+    for err in exc.errors():
+        path = _data_path(data, err["loc"])
+        node = data
+        for part in path[:-1]:
+            node = node[part] if isinstance(node, dict) and part in node or isinstance(
+                node, list) and isinstance(part, int) and part < len(node) else None
+        if not (path and isinstance(node, dict) and path[-1] in node):
+            return []  # a missing field or a list item: nothing to leave out
+        del node[path[-1]]
+        removed.append(path)
+    try:
+        with no_gc():
+            found = _cross_check(Scenario.model_validate(data))
+    except ValidationError:
+        return []
+    return [(p, m) for p, m in found if not any(_overlap(p, r) for r in removed)]
 
 
 def _parse_value(text: str, where: str) -> Any:
@@ -1416,8 +1460,10 @@ def _place(data: Any, parts: list[str | int], made: list[PathKey]
     for depth, part in enumerate(parts):
         here = format_path(path) or "the scenario"
         if isinstance(node, list):
+            names = [x.get("name") if isinstance(x, dict) else None for x in node]
+            if isinstance(part, str) and part.isdigit() and part not in names:
+                part = int(part)  # an item by position: constraints.0.cpa_max
             if isinstance(part, str):  # an item by name: lines.meta-awareness
-                names = [x.get("name") if isinstance(x, dict) else None for x in node]
                 if part not in names:
                     return f"no item named '{part}' under {here}" \
                         f"{did_you_mean(part, [n for n in names if n])}"
@@ -1447,17 +1493,20 @@ def _place(data: Any, parts: list[str | int], made: list[PathKey]
 
 
 def apply_overrides(data: Any, assignments: list[str], file: str = "--set",
-                    blame: dict[PathKey, str] | None = None) -> Any:
+                    blame: dict[PathKey, str] | None = None,
+                    labels: list[str] | None = None) -> Any:
     """Apply `PATH=VALUE` overrides to parsed scenario data, returning a new copy.
 
     PATH is dotted: `budget`, `guidelines.enforce`, `lines.meta-awareness.max` (a line by
-    name) or `lines[2].max` (by position). VALUE is read as YAML: 120000, 70%, {max: 5}.
+    name) or `lines[2].max` / `constraints.0.cpa_max` (by position). VALUE is read as YAML:
+    120000, 70%, {max: 5}.
     `blame`, when given, gets each path set (and each mapping made for it) -> the override,
-    so that a problem there names the override rather than a line of the file.
+    so that a problem there names the override rather than a line of the file; `labels`
+    name the overrides there (e.g. `--budget 100`), else `--set PATH=VALUE`.
     """
     data = copy.deepcopy(data)
     problems = []
-    for item in assignments:
+    for i, item in enumerate(assignments):
         path_text, eq, value_text = item.partition("=")
         parts: list[str | int] = [int(t[1:-1]) if t.startswith("[") else t
                                   for t in re.findall(r"[^.\[\]]+|\[\d+\]", path_text.strip())]
@@ -1474,21 +1523,65 @@ def apply_overrides(data: Any, assignments: list[str], file: str = "--set",
         node[key] = _parse_value(value_text, f"{file} {item[:40]}")
         if blame is not None:
             for p in (*made, path):
-                blame[p] = f"{file} {item}"
+                blame[p] = labels[i] if labels else f"{file} {item}"
     if problems:
         raise ScenarioError(problems)
     return data
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Load and validate a scenario file (.yaml, .yml or .toml), with optional overrides."""
+def load_scenario(path: str | Path, overrides: list[str] | None = None,
+                  labels: list[str] | None = None) -> Scenario:
+    """Load and validate a scenario file (.yaml, .yml or .toml), with optional overrides
+    (`PATH=VALUE`, named in errors by `labels`, e.g. `--budget 100`, else `--set ...`).
+
+    A mistake the overrides cause is blamed on them, not on a line of the file: a field
+    they set, and a finding across fields (minimums above the budget, ...) that the file
+    alone does not have."""
     source = read_source(path)
-    if overrides:
-        blame: dict[PathKey, str] = {}
-        data = apply_overrides(source.data, overrides, blame=blame)
+    if not overrides:
+        return scenario_from_data(source.data, source.file, source)
+    labels = labels or [f"--set {item}" for item in overrides]
+    blame: dict[PathKey, str] = {}
+    data = apply_overrides(source.data, overrides, blame=blame, labels=labels)
+    try:
         return scenario_from_data(data, source.file,
                                   Source(source.file, data, source.lines, blame))
-    return scenario_from_data(source.data, source.file, source)
+    except ScenarioError as exc:
+        raise ScenarioError(_blame_overrides(exc.problems, source, overrides, labels)) \
+            from None
+
+
+def _problem_paths(source: Source, overrides: list[str]) -> set[str]:
+    """The paths of the problems the file has with these overrides (none: the file's)."""
+    try:
+        data = apply_overrides(source.data, overrides) if overrides else source.data
+        scenario_from_data(data, source.file, Source(source.file, data, source.lines))
+    except ScenarioError as exc:
+        return {p.path for p in exc.problems}
+    return set()
+
+
+def _blame_overrides(problems: list[Problem], source: Source, overrides: list[str],
+                     labels: list[str]) -> list[Problem]:
+    """Problems blamed on a line of the file that the file alone does not have: on the
+    overrides that cause them (each alone, else all of them together)."""
+    on_file = [p for p in problems if p.line is not None or p.file == source.file]
+    if not on_file:
+        return problems
+    alone = _problem_paths(source, [])
+    each = None
+    out = []
+    for p in problems:
+        if p not in on_file or p.path in alone:
+            out.append(p)
+            continue
+        if each is None:
+            each = [_problem_paths(source, [o]) for o in overrides] if len(overrides) > 1 \
+                else [{p.path for p in problems}]
+        culprits = [label for label, paths in zip(labels, each, strict=True)
+                    if p.path in paths] or labels
+        out.append(Problem(", ".join(culprits), p.path, p.message))
+    return out
 
 
 def load_scenario_text(text: str, file: str = "<text>", fmt: str = "yaml") -> Scenario:

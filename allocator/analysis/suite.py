@@ -90,10 +90,16 @@ def run_analyses(sc: Scenario, plan, kinds: tuple[str, ...] = KINDS,
                 jobs["uncertainty"] = start_reoptimised(p, sol, low, high, draws=o.draws,
                                                         seed=o.seed, kpis=kpis)
             else:
+                if progress:
+                    progress("uncertainty", 0, 1)
                 out["uncertainty"] = monte_carlo(p, sol.x, low, high, draws=o.draws,
                                                  seed=o.seed, kpis=kpis)
+                if progress:
+                    progress("uncertainty", 1, 1)
         for kind, job in jobs.items():
             total = sum(len(c) for c in job.chunks)
+            if progress:  # the kind's step starts when its results are waited for
+                progress(kind, 0, total)
             out[kind] = job.result((lambda k, t: lambda done: progress(k, done, t))(kind, total)
                                    if progress else None)
     return {k: out[k] for k in kinds if k in out}
