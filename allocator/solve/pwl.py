@@ -18,8 +18,12 @@ from ..curves import Curve, Hill, Points
 __all__ = ["Segments", "initial_breakpoints", "segments", "refine", "adapt"]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
-# no segment shorter than this fraction of the line's range (initial_breakpoints, refine)
+# no segment shorter than this fraction of the line's range (initial_breakpoints)
 _LEAST = 1e-7
+# no chord refine cuts steeper than this many times the line's mean slope (as the fine
+# points of initial_breakpoints): HiGHS's tolerances (1e-7 of a spend) times the chord's
+# slope must stay small against the outcome
+_STEEPEST = 1e6
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def _must_have(curve: Curve, hi: float, extra: tuple[float, ...]) -> list[float]
         # (HiGHS refuses coefficients of 1e15 and more)
         fine = hi * 0.5 ** np.arange(4, 30, 2)
         mean = float(curve.value(hi)) / hi if hi > 0 else 0.0
-        pts.extend(fine[curve.value(fine) <= 1e6 * mean * fine])
+        pts.extend(fine[curve.value(fine) <= _STEEPEST * mean * fine])
     return pts
 
 
@@ -175,34 +179,43 @@ def segments(curve: Curve, points: np.ndarray) -> Segments:
 
 
 def refine(seg: Segments, curve: Curve, which: np.ndarray, pieces: int = 4) -> Segments:
-    """Split the segments `which` into `pieces` equal parts each, never into pieces shorter
-    than the least segment `initial_breakpoints` allows (1e-7 of the line's range): HiGHS's
-    answers on a model with such pieces are wrong (a chord of slope 6.5e10 over 5e-10 of
-    spend: 'optimal' far below a plan of the same model, 'infeasible' with one at hand).
-    A segment that short keeps its (wider, valid) error band instead."""
+    """Split the segments `which` into `pieces` equal parts each, but never into a chord
+    steeper than `_STEEPEST` times the line's mean slope (the rule initial_breakpoints keeps
+    for the fine points of a curve vertical at 0) nor shorter than 1e-12 of its range.
+    HiGHS's answers on a model with such chords are wrong: a chord of slope 6.5e10 over
+    5e-10 of spend (200628) and one of 1.2e9 over 2.6e-7 (209569) made it call 'optimal'
+    a value far below a plan of the same model, and 'infeasible' a model with one at hand.
+    A segment left whole keeps its (wider, valid) error band."""
     hi = float(seg.points[-1])
-    least = _LEAST * hi
     a, b = seg.points[which], seg.points[which + 1]
-    # as many equal pieces (up to `pieces`) as the least length lets each segment take
-    cut = np.minimum(pieces, np.floor((b - a) / least)) if least > 0 else \
-        np.full(len(a), float(pieces))
-    new = [a[k] + (b[k] - a[k]) * j / cut[k] for k in range(len(a))
-           for j in range(1, int(cut[k]))]
+    new = [a + (b - a) * j / pieces for j in range(1, pieces)]
     # a shape point (inflection, kink) inside a split segment becomes a breakpoint: the
     # pieces on either side then have a shape, and their error bands are tight
     shape = np.asarray(_must_have(curve, hi, ()), dtype=float)
     inside = shape[np.any((shape[:, None] > a) & (shape[:, None] < b), axis=1)]
-    # a point too near a breakpoint, or too near a new point kept before it, is left out
-    pts, cand = seg.points, np.unique(np.r_[new, inside])
-    k = np.searchsorted(pts, cand)
-    near = np.minimum(np.abs(cand - pts[np.maximum(k - 1, 0)]),
-                      np.abs(pts[np.minimum(k, len(pts) - 1)] - cand))
-    keep, last = [], -np.inf
-    for x in cand[near > least]:
-        if x - last > least:
-            keep.append(x)
-            last = x
-    return segments(curve, np.unique(np.r_[pts, keep]))
+    cand = np.unique(np.r_[*new, inside])
+    if hi <= 0 or not len(cand):
+        return seg
+    values = np.asarray(curve.value(cand), dtype=float)
+    f0, f1 = float(seg.values[0]), float(seg.values[-1])
+    mean = abs(f1 - f0) / hi
+    steep = _STEEPEST * (mean if mean > 0 else float(np.max(np.abs(seg.slopes))))
+    least = 1e-12 * hi
+    pts, vals = list(seg.points), list(seg.values)
+    for x, v in zip(cand, values, strict=True):
+        k = int(np.searchsorted(pts, x))  # pts[k - 1] < x <= pts[k]
+        if k == 0 or k == len(pts) or not np.isfinite(v):
+            continue
+        left, right = x - pts[k - 1], pts[k] - x
+        if min(left, right) <= least:
+            continue
+        if abs(v - vals[k - 1]) > steep * left or abs(vals[k] - v) > steep * right:
+            continue  # a chord too steep for the MILP solver's tolerances: not cut
+        pts.insert(k, x)
+        vals.insert(k, v)
+    if len(pts) == len(seg.points):
+        return seg
+    return segments(curve, np.array(pts))
 
 
 def adapt(seg: Segments, curve: Curve, hi: float, extra: tuple[float, ...] = (),
