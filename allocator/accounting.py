@@ -29,7 +29,8 @@ import pandas as pd
 
 from .problem import Problem, Row
 
-__all__ = ["Band", "Accounting", "account", "marginal_net", "reconcile", "figure_label"]
+__all__ = ["Band", "Accounting", "account", "marginal_net", "reconcile", "figure_label",
+           "budget_price"]
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,24 @@ def reconcile(p: Problem, x: np.ndarray, prices: dict[str, float],
                           "fitted_price": fitted,
                           "measured_price": [prices.get(r.name, np.nan) for r in rows]})
     return lines, table
+
+
+def budget_price(p: Problem, x: np.ndarray) -> float:
+    """What the next unit of budget adds to the objective at plan `x`: the budget row's
+    price as `reconcile` fits it to the lines' net marginals (the figure the plan's
+    constraints table shows); 0 when the budget does not bind, NaN when no line is free to
+    take the next unit (no marginal to read it from)."""
+    from .solve.prices import binding
+
+    bind = binding(p, x)
+    names = [r.name for r in p.rows if r.kind == "budget" and r.sense != ">="]
+    if not any(n in bind for n in names):
+        return 0.0
+    lines, rows = reconcile(p, x, {}, bind)
+    if not (lines["position"] == "inside").any():
+        return math.nan
+    found = rows[rows["constraint"].isin(names)]["fitted_price"]
+    return float(found.iloc[0]) if len(found) else math.nan
 
 
 def _fmt(v: float, unit: str, currency: str) -> str:

@@ -20,7 +20,10 @@ CHAIN = 6  # budgets per warm-started chain: fixed, so that chunks never move th
 
 @dataclass
 class Frontier:
-    """One row per budget: spend, objective, value, revenue, outcome per stage, ROAS."""
+    """One row per budget: spend, objective, value, revenue, outcome per stage, ROAS, and
+    `marginal_value`: what the next unit of budget adds to the objective there, the budget's
+    price as the plan's accounting fits it (`accounting.budget_price`), so that at the
+    scenario's budget it is the plan's own shadow price of the budget."""
 
     table: pd.DataFrame
     current_budget: float
@@ -45,8 +48,12 @@ def _crossing(xs: np.ndarray, ok: np.ndarray) -> float | None:
     return float(xs[stop - 1])
 
 
-def _chain(budgets: list[float], fixed: Problem, target, exact: bool, tol: float) -> list:
-    """Solve a run of budgets in order, each warm-started from the one before."""
+def _chain(budgets: list[float], fixed: Problem, target, exact: bool, tol: float,
+           base: tuple[float, np.ndarray] | None = None) -> list:
+    """Solve a run of budgets in order, each warm-started from the one before; `base`: the
+    scenario's budget and its plan, whose marginal is read from that plan itself."""
+    from ..accounting import budget_price
+
     stages = list(dict.fromkeys(fixed.stages))
     rows, warm = [], None
     for budget in budgets:
@@ -64,6 +71,8 @@ def _chain(budgets: list[float], fixed: Problem, target, exact: bool, tol: float
                "objective": sol.objective, "bound": sol.bound, "gap": sol.gap,
                "value": float(q.value_per_outcome @ y),
                "revenue": float(q.revenue_per_outcome @ y)}
+        at_base = base is not None and budget == base[0]
+        row["price"] = budget_price(q, base[1] if at_base else x)
         for s in stages:
             m = q.mask(s) > 0
             row[f"spend:{s}"] = float(x[m].sum())
@@ -90,7 +99,8 @@ def start_frontier(p: Problem, *, low: float = 0.5, high: float = 2.0, points: i
     budgets = sorted(set(float(b) for b in budgets) | {float(current)})
     fixed = replace(p, target=None)  # the frontier shows where a target stops holding
     exact = p.budget_lo == p.budget_hi
-    return start(_chain, budgets, fixed, p.target, exact, tol, chunk=CHAIN,
+    plan = (float(current), base.x) if base is not None and len(base.x) == p.n else None
+    return start(_chain, budgets, fixed, p.target, exact, tol, plan, chunk=CHAIN,
                  parallel=not p.is_simple, work=len(budgets) * solve_seconds(p, base),
                  finish=lambda rows: _frontier(p, current, rows))
 
@@ -110,10 +120,14 @@ def _frontier(p: Problem, base: float, rows: list[dict]) -> Frontier:
     ok = table[table["feasible"]].copy()
     if len(ok) >= 2:
         b = ok["budget"].to_numpy()
-        ok["marginal_value"] = np.gradient(ok["value"].to_numpy(), b)
+        slope = np.gradient(ok["objective"].to_numpy(), b)  # where no price can be read
+        price = ok["price"].to_numpy(dtype=float) if "price" in ok else np.full(len(b), np.nan)
+        ok["marginal_value"] = np.where(np.isfinite(price), price, slope)
         ok["marginal_revenue"] = np.gradient(ok["revenue"].to_numpy(), b)
         ok["marginal_roas"] = ok["marginal_revenue"]
     ok["roas"] = ok["revenue"] / ok["spend"].where(ok["spend"] > 0)
+    ok = ok.drop(columns=["price"], errors="ignore")
+    table = table.drop(columns=["price"], errors="ignore")
     table = table.merge(ok[[c for c in ok.columns if c not in table.columns] + ["budget"]],
                         on="budget", how="left")
     frontier = Frontier(table, base, p.goal, p.currency,
