@@ -192,7 +192,11 @@ def make_plan(sc: Scenario, p: Problem, sol: Solution) -> Plan:
         agg = {"spend": "sum", "outcome": "sum", "value": "sum", "revenue": "sum"}
         if p.baseline is not None:
             agg["baseline"] = "sum"
-        g = lines.groupby(by, sort=False).agg(agg).reset_index()
+        g = lines.groupby(by, sort=False).agg(agg)
+        # the scenario's order (top of the funnel first), not the order lines come in
+        declared = list(sc.stages if by == "stage" else sc.platforms)
+        g = g.iloc[sorted(range(len(g)), key=lambda k: declared.index(g.index[k])
+                          if g.index[k] in declared else len(declared) + k)].reset_index()
         g.insert(2, "share_of_total", g["spend"] / total)
         g["roas"] = np.where(g["revenue"] > 0, _ratio(g["revenue"], g["spend"]), np.nan)
         if by == "stage":
