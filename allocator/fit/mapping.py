@@ -352,9 +352,10 @@ def build_lines(exports: list[Export], mapping: Mapping, *, by: str = "day",
                    f"or kpi: {{{stage}: COLUMN}} in the mapping file")
             (notes if skip_bad else problems).append(msg)
             continue
+        if "revenue" not in g:
+            g = g.assign(revenue=0.0)
         agg = g.groupby("period").agg(spend=("spend", "sum"), outcome=(kpi, "sum"),
-                                      revenue=("revenue", "sum") if "revenue" in g else
-                                      ("spend", lambda s: 0.0))
+                                      revenue=("revenue", "sum"))
         # every period from the line's first to its last (carryover runs through pauses)
         full = pd.date_range(agg.index.min(), agg.index.max(),
                              freq={"D": "D", "W-SUN": "W-MON", "M": "MS"}[freq])

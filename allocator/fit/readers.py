@@ -306,7 +306,9 @@ _DATE_FORMATS = ["%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y", "%m/%d/%Y", "%Y
 
 
 def _parse_dates(cells: list, month_first: bool, where) -> list[date | None]:
-    texts = [c for c in cells if not isinstance(c, (datetime, date)) and c not in (None, "")]
+    # each distinct text once (an export repeats its dates on every campaign's row)
+    texts = list(dict.fromkeys(c for c in cells if not isinstance(c, (datetime, date))
+                               and c not in (None, "")))
     order = list(_DATE_FORMATS)
     if month_first:  # a US export: 01/05/2026 is January 5th
         order.remove("%m/%d/%Y")
@@ -321,6 +323,7 @@ def _parse_dates(cells: list, month_first: bool, where) -> list[date | None]:
         except ValueError:
             continue
     out: list[date | None] = []
+    seen: dict = {}
     for i, c in enumerate(cells):
         if isinstance(c, datetime):
             out.append(c.date())
@@ -329,12 +332,16 @@ def _parse_dates(cells: list, month_first: bool, where) -> list[date | None]:
         elif c in (None, ""):
             out.append(None)
         else:
-            try:
-                out.append(datetime.strptime(str(c).strip().split(" - ")[0].split("T")[0][:30],
-                                             chosen or "%Y-%m-%d").date())
-            except ValueError:
+            if c not in seen:
+                try:
+                    seen[c] = datetime.strptime(
+                        str(c).strip().split(" - ")[0].split("T")[0][:30],
+                        chosen or "%Y-%m-%d").date()
+                except ValueError:
+                    seen[c] = None
+            if seen[c] is None:
                 where(i, c)
-                out.append(None)
+            out.append(seen[c])
     return out
 
 
