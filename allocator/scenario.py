@@ -1133,6 +1133,22 @@ def _check_periods(sc: Scenario, out: list) -> None:
                     "than 100 %"))
 
 
+def _over_plan(sc: Scenario, line: LineSpec, field: str) -> float:
+    """A line's min or max (field) over the whole plan: itself without periods; with
+    periods, summed over the periods the line runs (by_period overrides included)."""
+    own = line.min if field == "min" else line.upper
+    if sc.periods is None:
+        return own
+    total = 0.0
+    for label in sc.periods.labels:
+        if line.flight is not None and label not in line.flight:
+            continue
+        r = (line.by_period or {}).get(label)
+        v = getattr(r, field) if r is not None else None
+        total += own if v is None else v
+    return total
+
+
 def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
     out: list[tuple[PathKey, str]] = []
     for i, line in enumerate(sc.lines):
@@ -1166,13 +1182,13 @@ def _cross_check(sc: Scenario) -> list[tuple[PathKey, str]]:
 
     # money that cannot add up
     if sc.budget is not None and sc.budget.max is not None:
-        floor = sum(line.min for line in sc.lines)
+        floor = sum(_over_plan(sc, line, "min") for line in sc.lines)
         if floor > sc.budget.max + 1e-9:
             out.append((("lines",), f"line minimums add up to {floor:,.0f}, above the budget "
                         f"max of {sc.budget.max:,.0f}; lower some min or raise the budget"))
     if sc.budget is not None and sc.budget.min is not None \
             and all(line.max is not None for line in sc.lines):
-        ceiling = sum(line.upper for line in sc.lines)
+        ceiling = sum(_over_plan(sc, line, "max") for line in sc.lines)
         if ceiling < sc.budget.min - 1e-9:
             out.append((("budget",), f"the budget must spend at least {sc.budget.min:,.0f} "
                         f"but line maximums add up to only {ceiling:,.0f}; raise some max"))

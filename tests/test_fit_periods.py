@@ -107,10 +107,6 @@ def test_by_week_labels_weeks_and_converts_the_carryover(tmp_path, year_csv):
     assert len(aw["history"]) >= 2  # 0.2 per week: two weeks still reach the plan by >= 1 %
 
 
-@pytest.mark.xfail(reason="scenario validation compares the plan's budget with the sum of "
-                   "the lines' max, which is per period with periods: (not times the "
-                   "periods); 13 weeks at today's run rate exceed one week's maximums",
-                   strict=False)
 def test_by_week_plans(tmp_path, year_csv):
     _plans(_fit(tmp_path, year_csv, "week", plan=False)["out"])
 
