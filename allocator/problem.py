@@ -447,6 +447,8 @@ def violations(p: Problem, x: Array, rel: float = 1e-6) -> list[str]:
 
     Tolerance: `rel` of the row's own scale (its right-hand side or the size of its terms).
     """
+    from .accounting import planner_terms
+
     y = p.outcomes(x)
     out = []
     for r in p.rows:
@@ -454,7 +456,11 @@ def violations(p: Problem, x: Array, rel: float = 1e-6) -> list[str]:
             continue
         v = r.violation(x, y)
         if v > rel * r.scale(x, y):
-            out.append(f"{r.name}: {r.text} is broken by {v:,.4g}")
+            # in planner units (a share in %, spend in currency), never as slack
+            at, limit = planner_terms(p, r, x, y)
+            side = "over" if r.lhs(x, y) > r.rhs else "short"
+            by = f", {side} by {p.currency} {v:,.0f}" if r.kind in ("budget", "spend") else ""
+            out.append(f"{r.name}: {r.text}: at {at} against {limit}{by}")
     tol = rel * np.maximum(p.hi, 1.0)
     # a line is off only at (next to) exactly 0: dust of a cent is on, and then it must
     # meet its min_if_active and count toward max_active

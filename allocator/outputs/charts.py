@@ -17,7 +17,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    Formatter,
+    FuncFormatter,
+    MaxNLocator,
+    PercentFormatter,
+)
 
 from ..analysis import Frontier, GuidelinePrice, Tornado, Uncertainty  # noqa: E402
 from ..plan import Plan  # noqa: E402
@@ -72,10 +77,47 @@ def count(v: float) -> str:
     return money(v, "", 0)
 
 
+class MoneyTicks(Formatter):
+    """An axis's amounts in one unit and one precision: 22.5k / 25k / 27.5k read
+    '22.5k 25.0k 27.5k' (never '22k 25k 28k'), 8k / 16k read '8k 16k' (never '8.0k 16k').
+    `currency` prefixes each label ('EUR 25k'); a single value (no axis) reads as `money`."""
+
+    UNITS = ((1e9, "bn"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+
+    def __init__(self, currency: str = ""):
+        self.currency = currency
+        self._labels: dict[float, str] = {}
+
+    def format_ticks(self, values) -> list[str]:
+        vals = [float(v) for v in values]
+        top = max((abs(v) for v in vals if math.isfinite(v)), default=0.0)
+        scale, suffix = next(((u, n) for u, n in self.UNITS if top >= (u if u > 1 else 0)),
+                             (1.0, ""))
+        for digits in range(4 if scale > 1 else 7):
+            if all(abs(round(v / scale, digits) - v / scale) <= 1e-9 * max(1.0, abs(v / scale))
+                   for v in vals if math.isfinite(v)):
+                break
+        prefix = f"{self.currency} " if self.currency else ""
+        out = []
+        for v in vals:
+            if not math.isfinite(v):
+                out.append("")
+                continue
+            if v == 0:
+                out.append("0")
+                continue
+            text = f"{abs(v) / scale:,.{digits}f}{suffix}"
+            out.append(("-" if v < 0 and round(abs(v) / scale, digits) else "") + prefix + text)
+        return out
+
+    def __call__(self, x, pos=None) -> str:
+        return money(x, self.currency)
+
+
 def _money_axis(ax, currency: str, axis: str = "x", ticks: int = 5) -> None:
     """Money ticks without the currency (it goes in the axis label): they stay readable."""
     target = ax.xaxis if axis == "x" else ax.yaxis
-    target.set_major_formatter(FuncFormatter(lambda v, _: money(v)))
+    target.set_major_formatter(MoneyTicks())
     target.set_major_locator(MaxNLocator(ticks))
     if currency:
         (ax.set_xlabel if axis == "x" else ax.set_ylabel)(f"spend ({currency})")
@@ -197,7 +239,7 @@ def response_curves(plan: Plan) -> Figure:
             ax.axvspan(0, p.threshold[k], color="#EEEEEE", zorder=0)
         ax.set_title(row["line"], fontsize=9, loc="left")
         _money_axis(ax, "", "x")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: count(v)))
+        ax.yaxis.set_major_formatter(MoneyTicks())
         ax.tick_params(labelsize=7)
         ax.set_ylabel(row["kpi"], fontsize=7)
     axes.flat[0].legend(loc="lower right", frameon=False, fontsize=7)
@@ -224,7 +266,7 @@ def frontier(fr: Frontier) -> Figure:
         # flat within the certificate: show it flat, not magnified rounding
         mid = float(t["objective"].mean())
         ax.set_ylim(mid - 0.1 * level, mid + 0.1 * level)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_objective(v, goal, cur)))
+    ax.yaxis.set_major_formatter(MoneyTicks("" if goal == "conversions" else cur))
     ax.set_xlabel(f"total budget ({cur})")
     ax.set_ylabel(f"optimal {_objective_words(goal, cur)}")
     ax2 = None
@@ -288,7 +330,7 @@ def guideline(gp: GuidelinePrice, plan: Plan | None = None) -> Figure:
         ax.axvline(share, color="#000000", lw=1.5, ls="--",
                    label=f"this plan: {gp.stage} at {share:.0%}")
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_objective(v, goal, cur)))
+    ax.yaxis.set_major_formatter(MoneyTicks("" if goal == "conversions" else cur))
     ax.set_xlabel(f"{gp.stage} share of the budget")
     ax.set_ylabel(_objective_words(goal, cur))
     if gp.cost > 0:
@@ -318,7 +360,7 @@ def tornado(tor: Tornado, top: int = 12) -> Figure:
     ax.plot(t["high_fixed"] - base, ys, "|", color="#000000", ms=10)
     ax.axvline(0, color="#000000", lw=0.8)
     ax.set_yticks(ys, [f"{r.line}: {r.factor}" for r in t.itertuples()])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_objective(v, goal, cur)))
+    ax.xaxis.set_major_formatter(MoneyTicks("" if goal == "conversions" else cur))
     ax.set_xlabel(f"change in optimal {_objective_words(goal, cur)} (re-optimised)")
     first = tor.table.iloc[0]
     ax.set_title(f"Biggest lever: {first['line']} {first['factor']} ±{tor.delta:.0%} swings "
@@ -350,12 +392,25 @@ def uncertainty(unc: Uncertainty) -> Figure:
     ax.set_xlim(min(left, 0) - 0.02, max(right, 0) + 0.12)
     ax.set_xlabel("deviation from the plan's expected value")
     spread = float(np.max(unc.spreads)) if len(unc.spreads) else 0.0
-    row = t.iloc[0]
-    show = count if unc.goal == "conversions" else (lambda v: money(v, unc.currency))
-    ax.set_title(f"With curves uncertain by ±{spread:.0%}, {_objective_words(unc.goal, '')}"
-                 f"".replace(" ()", "") + f" lands between {show(row['p10'])} and "
-                 f"{show(row['p90'])} (P10-P90, {unc.draws:,} draws)", loc="left")
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    # the title quotes the figure it names: the value (gross) for a value or revenue goal,
+    # else the objective (profit, conversions, spend), never one row under another's name
+    pick = unc.goal if unc.goal in ("value", "revenue") and unc.goal in set(t["kpi"]) \
+        else "objective"
+    row = t[t["kpi"] == pick].iloc[0] if pick in set(t["kpi"]) else t.iloc[0]
+    what = {"value": "the plan's value (gross, before guideline penalties)",
+            "revenue": "the plan's revenue"}.get(
+        pick, "the plan's conversions" if unc.goal == "conversions" else
+        f"the plan's {unc.labels.get(row['kpi'], row['kpi'])}")
+    show = count if pick == "objective" and unc.goal == "conversions" else \
+        (lambda v: money(v, unc.currency))
+    title = (f"With curves uncertain by ±{spread:.0%}, {what} lands between "
+             f"{show(row['p10'])} and {show(row['p90'])} (P10-P90, {unc.draws:,} draws)")
+    if len(title) > 95:
+        title = title.replace(" lands between", "\nlands between", 1)
+    ax.set_title(title, loc="left")
+    # the legend below the axis: inside it covered a row's label
+    fig.legend(*ax.get_legend_handles_labels(), frameon=False, fontsize=8,
+               loc="outside lower right", ncol=2)
     return fig
 
 
