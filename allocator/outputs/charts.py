@@ -210,6 +210,10 @@ def funnel(plan: Plan) -> Figure:
 
 def response_curves(plan: Plan) -> Figure:
     """Each line's response curve with the planned (and today's) operating point."""
+    if plan.timeline is not None:  # over periods: a line's curves against effective spend
+        from .period_charts import response_curves as over_periods
+
+        return over_periods(plan)
     p = plan.problem
     lines = plan.lines
     n = len(lines)

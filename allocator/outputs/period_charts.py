@@ -158,6 +158,46 @@ def line_over_time(plan: Plan, top: int = 6) -> Figure:
     return fig
 
 
+def response_curves(plan: Plan) -> Figure:
+    """Per line, its curve in each period against the effective spend it sees, and where
+    the plan puts each period on it (the response before any carryover after saturation)."""
+    p, tl = plan.problem, plan.timeline
+    lay = p.layout
+    e = p.effective(plan.solution.x)
+    r = p.responses(plan.solution.x)
+    names = lay.lines
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 2.3 * rows + 0.8),
+                             constrained_layout=True, squeeze=False)
+    colours = stage_colours(list(plan.scenario.stages))
+    T = lay.n_periods
+    shade = np.linspace(0.35, 1.0, T)
+    for k, ax in enumerate(axes.flat):
+        if k >= len(names):
+            ax.axis("off")
+            continue
+        idx = [lay.index(k, t) for t in range(T)]
+        colour = colours[p.stages[idx[0]]]
+        top = max(float(np.max(e[idx])) * 1.6, float(np.max(p.curve_hi[idx])) * 0.1, 1.0)
+        xs = np.linspace(0, top, 150)
+        for t, i in enumerate(idx):
+            ax.plot(xs, p.curve(i).value(xs), color=colour, lw=1.2, alpha=float(shade[t]))
+            ax.plot([e[i]], [r[i]], "o", color=colour, ms=5, alpha=float(shade[t]))
+            if T <= 6:
+                ax.annotate(tl.labels[t], (e[i], r[i]), fontsize=6, xytext=(3, -8),
+                            textcoords="offset points")
+        ax.set_title(names[k], fontsize=9, loc="left")
+        _money_axis(ax, "", "x")
+        ax.tick_params(labelsize=7)
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: money(v)))
+        ax.set_ylabel(tl.long["kpi"].iloc[idx[0]], fontsize=7)
+    fig.suptitle(f"Response curves per period against the effective spend ({plan.currency}, "
+                 "carryover included; later periods darker)", fontweight="bold", fontsize=11,
+                 x=0.01, ha="left")
+    return fig
+
+
 def period_charts(plan: Plan) -> dict[str, Figure]:
     if plan.timeline is None:
         return {}
