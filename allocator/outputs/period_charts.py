@@ -42,8 +42,11 @@ def phasing(plan: Plan) -> Figure:
         bottom += by[s].to_numpy()
     _ticks(ax, labels)
     _money_axis(ax, cur, axis="y")
-    peak = labels[int(np.argmax(bottom))] if len(labels) else ""
-    ax.set_title(f"Spend peaks in {peak} ({money(float(bottom.max()), cur)}); "
+    top = float(bottom.max()) if len(labels) else 0.0
+    at_top = [lab for lab, v in zip(labels, bottom, strict=True) if v >= top * (1 - 1e-6)]
+    where = f"in {at_top[0]}" if len(at_top) == 1 else \
+        f"in {len(at_top)} of {len(labels)} periods"
+    ax.set_title(f"Spend is highest {where} ({money(top, cur)}); "
                  f"{money(float(bottom.sum()), cur)} over {len(labels)} periods")
     ax.legend(frameon=False, ncols=min(len(stages), 5), loc="upper center",
               bbox_to_anchor=(0.5, -0.14 if len(labels) <= 8 else -0.22))
