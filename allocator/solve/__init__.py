@@ -138,6 +138,19 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     def late() -> bool:
         return time.perf_counter() - start > time_limit
 
+    def last_resort() -> None:
+        """No plan yet: the chord model's plan, and then the plan with every curve on one of
+        its breakpoints (where the chord is the curve, so its plans hold on the exact curves
+        when the chords' do not: 209960, a curve rising by 1e9 within 300 of spend)."""
+        for grid in (False, True):
+            if best_x is not None:
+                return
+            r = solve_milp(p, segs, band=False, grid=grid, backend=backend,
+                           time_limit=left())
+            if r.x is not None:
+                consider(r.x)
+                consider(polish(p, r.x, r.active, deadline=start + time_limit))
+
     proven = math.inf  # a bound known before the MILP (its LP relaxation's)
     if p.carry is not None and p.n >= RELAX_FIRST:
         # many line x periods: the MILP may not end in time. Its LP relaxation (segments in
@@ -189,8 +202,17 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             bound = proven
             break
         if outer.status != "optimal":
-            raise SolverError(f"the MILP solver returned '{outer.status}' on the relaxation; "
-                              "try --solver milp with another backend or a longer time limit")
+            # no bound; a plan may still come from the chord model or the breakpoints' (200283:
+            # HiGHS 'failed' on the first relaxation of a scenario with feasible plans)
+            last_resort()
+            if best_x is None:
+                raise SolverError(f"the MILP solver returned '{outer.status}' on the "
+                                  "relaxation; try --solver milp with another backend or a "
+                                  "longer time limit")
+            notes.append(f"the MILP solver returned '{outer.status}' on the relaxation that "
+                         "proves the bound: the plan is the best found, without a proven bound")
+            bound = math.inf
+            break
         bound = min(bound, outer.bound)
         found = best
         consider(outer.x)
@@ -232,6 +254,8 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
                          "refinement would not fit in it")
             break
         round_start, pieces = now, grown
+    if best_x is None:
+        last_resort()
     if best_x is None:
         raise InfeasibleError(
             "no plan found that meets every constraint on the exact curves, although the "

@@ -172,6 +172,7 @@ def solve_milp(
     cutoff: float | None = None,
     start: np.ndarray | None = None,
     relaxed: bool = False,
+    grid: bool = False,
 ) -> MilpResult:
     """Build and solve the MILP. `drop` removes named constraints (infeasibility diagnosis);
     `feasibility` drops the objective. `cutoff`: only plans worth more than this matter
@@ -180,7 +181,9 @@ def solve_milp(
     line, whose on/off and fill pattern seeds HiGHS with an incumbent. `relaxed`: every
     binary continuous in [0, 1], an LP whose optimum bounds the MILP's (and, with `band`,
     every plan's on the exact curves): segments may fill in any order, thresholds and counts
-    hold on average only."""
+    hold on average only. `grid` (with band=False): each line's curve at one of its
+    breakpoints, where the chord is the curve: the model's plans hold on the exact curves
+    (a last resort for a plan where the chords' plans all break a row)."""
     prob = pulp.LpProblem(f"allocator_{next(_ids)}", pulp.LpMaximize)
 
     def add(con: pulp.LpConstraint, name: str | None = None) -> None:
@@ -218,7 +221,14 @@ def solve_milp(
         # f(0) may be above 0 (a points curve through (0, 105)): a line at 0 still counts it
         y_i = pulp.lpSum(float(m) * d for m, d in zip(slopes, ds, strict=True)) + \
             float(seg.values[0])
-        if (negative[i] or not seg.concave) and len(ds) > 1:
+        if grid:  # whole segments, in order: the spend sits on a breakpoint
+            g = [prob.add_variable(f"g{i}_{k}", cat="Binary") for k in range(len(ds))]
+            binaries.extend(g)
+            for k, (d, L) in enumerate(zip(ds, lengths, strict=True)):
+                add(d == float(L) * g[k])
+                if k:
+                    add(g[k] <= g[k - 1])
+        elif (negative[i] or not seg.concave) and len(ds) > 1:
             peak = _single_hump(slopes) if not negative[i] else None
             chain = range(len(ds) - 1) if peak is None else range(peak)
             for k in chain:  # segment k+1 only once segment k is full
