@@ -70,6 +70,10 @@ def test_workshop_then_finance_review(tmp_path, monkeypatch):
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 6  # base allocation, frontier, guideline, comparison charts
     assert (choice / "plan.json").exists()
+    # the chosen plan's folder has the sensitivity section `allocator plan --out` writes
+    assert {"frontier.png", "tornado.png", "uncertainty.png"} <= \
+        {f.name for f in (choice / "charts").iterdir()}
+    assert "Which assumptions matter most" in (choice / "report.html").read_text("utf-8")
 
     nb = _run(ROOT / "notebooks" / "finance_review.ipynb", {"ALLOCATOR_PLAN": choice},
               monkeypatch)
