@@ -272,7 +272,14 @@ def reconcile(p: Problem, x: np.ndarray, prices: dict[str, float],
     inside = position == "inside"
     fitted = np.zeros(len(rows))
     if rows and inside.any():
-        fit = lsq_linear(cols[inside], net[inside], bounds=(lo, hi), method="bvls")
+        # rows that hold together (exact period shares summing to 100 % beside an exact
+        # budget) leave the prices undetermined: a light ridge picks the smallest ones
+        # instead of an arbitrary 1e17 pair that cancels out
+        A = cols[inside]
+        ridge = 1e-6 * max(1.0, float(np.abs(A).max()))
+        fit = lsq_linear(np.vstack([A, ridge * np.eye(len(rows))]),
+                         np.r_[net[inside], np.zeros(len(rows))], bounds=(lo, hi),
+                         method="bvls")
         fitted = fit.x
     implied = cols @ fitted if rows else np.zeros(p.n)
     lines = pd.DataFrame({"line": p.names, "spend": x, "marginal_net": net,
