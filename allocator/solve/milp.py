@@ -346,13 +346,17 @@ def solve_milp(
             del solver.optionsDict["objective_bound"]
             use_cutoff = False
             status = _run(prob, solver)
-    if status == "Infeasible" and solver.name == "HiGHS" and not use_cutoff:
+    failed = status not in ("Optimal", "Infeasible", "Unbounded") or (
+        status == "Optimal" and prob.sol_status not in (1, 2))
+    if (status == "Infeasible" or failed) and solver.name == "HiGHS" and not use_cutoff:
         # HiGHS rejects plans a hair (1e-6) outside a row on badly scaled models and may call
-        # a feasible model infeasible: one more try, scaled and with looser tolerances
+        # a feasible model infeasible, or its own optimum a 'solve error' (200283: 'claims
+        # optimality, but with primal infeasibilities' of 1.4e-6): one more try, scaled and
+        # with looser tolerances
         solver.optionsDict.update({"presolve": "on", "primal_feasibility_tolerance": 1e-6,
                                    "mip_feasibility_tolerance": 1e-5})
         status = _run(prob, solver)
-        if status == "Infeasible":
+        if status != "Optimal" and status != "Unbounded":
             # and some it solves only with presolve on at its own tolerances (a curve rising
             # by 7e4 within 6e-4 of spend, 206165): a third try that way
             for key in ("primal_feasibility_tolerance", "mip_feasibility_tolerance"):
