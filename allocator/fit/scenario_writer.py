@@ -485,7 +485,6 @@ def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: flo
     unit = by
     per_period = round(days / UNIT_DAYS[by], 4)  # fitted periods in the planning period
     currency = next((f.series.currency for f in fits if f.series.currency), "EUR")
-    stages = list(dict.fromkeys(s for s in UNIT_COST if any(f.series.stage == s for f in fits)))
     platforms = list(dict.fromkeys(f.series.platform for f in fits))
     first = pd.Timestamp(min(min(f.series.dates) for f in fits)).date()
     # the scenario model takes carryover only with periods: (plans over time); this file is
@@ -534,24 +533,7 @@ def scenario_text(fits: list[Fit], *, period: str | None, by: str, multiple: flo
                     "not known beyond; raise it at your own risk")
         lines_out.append("\n".join(note + body))
 
-    # a stage without revenue is valued at what it costs today (every euro returns one at
-    # today's average unit cost): a neutral start that finance should replace
-    stage_out = []
-    for stage in stages:
-        fs = [f for f in fits if f.series.stage == stage]
-        spend = sum(float(f.series.spend.sum()) for f in fs)
-        outcome = sum(float(f.series.outcome.sum()) for f in fs)
-        kpis = "/".join(dict.fromkeys(KPI_WORDS[f.series.kpi] for f in fs))
-        label_uc, per = UNIT_COST[stage]
-        has_revenue = all(float(f.series.revenue.sum()) > 0 for f in fs)
-        entry = f"  {stage}: {{kpi: {_quote(kpis)}, unit_cost_label: {label_uc}, per: {per}"
-        comment = ""
-        if not has_revenue and outcome > 0:
-            value = spend / outcome
-            entry += f", value_per_outcome: {_g(value)}"
-            comment = (f"   # ASSUMPTION: valued at today's average cost ({currency} "
-                       f"{value * per:,.2f} {label_uc}); replace with what one is worth")
-        stage_out.append(entry + "}" + comment)
+    stage_out = _stage_lines(fits, currency)
 
     budget = sum(baselines.values())
     point = budget / 100
