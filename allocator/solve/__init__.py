@@ -116,14 +116,15 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
         nonlocal best_x, best
         if x is None:
             return
-        # snapped (dust zeroed) first; as clipped only, where the dust is the plan (curves
-        # whose whole range lies below a cent)
+        # snapped (dust zeroed) and as clipped only: the dust may be the plan (curves whose
+        # whole range lies below a cent, or that rise vertically from 0: 202359, where
+        # 2.8e-6 of spend earns 80 outcome); the snapped one where they are worth the same
         for y in (_snap(p, x), np.clip(x, 0.0, p.hi)):
             if _feasible(p, y):
                 val = p.objective(y)
-                if val > best:
+                if val > best + 1e-12 * max(abs(best), 1.0) if best_x is not None \
+                        else val > best:
                     best_x, best = y, val
-                return
 
     if p.baseline is not None and _feasible(p, p.baseline):
         consider(p.baseline)  # never return a plan worse than what runs today
