@@ -287,7 +287,12 @@ def _waterfill(p: Problem, *, tol: float, backend: str | None, time_limit: float
         raise SolverError("the waterfill solver handles concave curves under a budget and "
                           "per-line bounds only; this scenario needs --solver milp (or auto)")
     sol = waterfill(p)
-    sol.x = _snap(p, sol.x)
+    # dust zeroed where it is worth nothing; kept where it is (a curve vertical at 0:
+    # 204210, 0.1 of outcome from dust), and the objective is the returned plan's own
+    x = np.clip(sol.x, 0.0, p.hi)
+    snapped = _snap(p, x)
+    sol.x = snapped if p.objective(snapped) >= p.objective(x) else x
+    sol.objective = p.objective(sol.x)
     # a line held at its ceiling would take more at the common marginal value mu:
     # its price is its own marginal value above mu (KKT), no re-solve needed
     (name, price), = sol.shadow_prices.items()
