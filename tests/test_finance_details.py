@@ -60,6 +60,7 @@ def test_stages_and_platforms_in_the_scenario_order():
     ([1e6, 1.5e6, 2e6], ["1.0M", "1.5M", "2.0M"]),
     ([-5000, 0, 5000], ["-5k", "0", "5k"]),
     ([0, 0.5, 1.0], ["0", "0.5", "1.0"]),
+    ([0, 200, 400, 1000], ["0", "200", "400", "1,000"]),
 ])
 def test_money_ticks_one_unit_one_precision(ticks, labels):
     assert MoneyTicks().format_ticks(ticks) == labels

@@ -93,6 +93,8 @@ class MoneyTicks(Formatter):
         top = max((abs(v) for v in vals if math.isfinite(v)), default=0.0)
         scale, suffix = next(((u, n) for u, n in self.UNITS if top >= (u if u > 1 else 0)),
                              (1.0, ""))
+        if suffix == "k" and top < 1e4 and any(v % 1e3 for v in vals if math.isfinite(v)):
+            scale, suffix = 1.0, ""  # 200 / 400 / ... / 1,000 read plainer than 0.2k
         for digits in range(4 if scale > 1 else 7):
             if all(abs(round(v / scale, digits) - v / scale) <= 1e-9 * max(1.0, abs(v / scale))
                    for v in vals if math.isfinite(v)):
@@ -199,7 +201,9 @@ def funnel(plan: Plan) -> Figure:
         ax.text(row["outcome"] * 1.15, y, f"{count(row['outcome'])} {row['kpi']}{cost}",
                 va="center", fontsize=9)
     ax.set_yticks(ys, st["stage"])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: count(v)))
+    # a log axis: each tick its own unit, whole (1k, 10k, 1M; not 1.0k, 1.00M)
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: count(v).replace(".00M", "M").replace(".0k", "k")))
     ax.set_xlabel("volume bought (log scale)")
     steps = " → ".join(f"{count(r['outcome'])} {r['kpi']}" for _, r in st.iterrows())
     ax.set_title(steps if len(steps) < 95 else f"The funnel this plan buys: "
