@@ -139,12 +139,13 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
     def late() -> bool:
         return time.perf_counter() - start > time_limit
 
-    def last_resort() -> None:
-        """No plan yet: the chord model's plan, and then the plan with every curve on one of
-        its breakpoints (where the chord is the curve, so its plans hold on the exact curves
-        when the chords' do not: 209960, a curve rising by 1e9 within 300 of spend)."""
-        for grid in (False, True):
-            if best_x is not None:
+    def last_resort(chords: bool = True) -> None:
+        """No plan yet: the chord model's plan (unless `chords`: the loop just solved it),
+        and then the plan with every curve on one of its breakpoints (where the chord is the
+        curve, so its plans hold on the exact curves when the chords' do not: 209960, a curve
+        rising by 1e9 within 300 of spend). Not past the time limit."""
+        for grid in ((False, True) if chords else (True,)):
+            if best_x is not None or late():
                 return
             r = solve_milp(p, segs, band=False, grid=grid, backend=backend,
                            time_limit=left())
@@ -256,7 +257,7 @@ def _milp(p: Problem, *, tol: float, backend: str | None, time_limit: float,
             break
         round_start, pieces = now, grown
     if best_x is None:
-        last_resort()
+        last_resort(chords=False)  # the loop solved the chord model in each round
     if best_x is None:
         raise InfeasibleError(
             "no plan found that meets every constraint on the exact curves, although the "
