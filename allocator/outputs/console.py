@@ -131,24 +131,18 @@ def periods_block(plan: Plan) -> list[str]:
 def _budget_text(row: pd.Series) -> str:
     if not row["in_plan"]:
         return "after the plan"
-    parts = []
-    lo, hi = row["budget_min"], row["budget_max"]
+    money = _bounds_text(row["budget_min"], row["budget_max"], "{:,.0f}", "")
+    share = _bounds_text(row["budget_share_min"], row["budget_share_max"], "{:.0%}",
+                         " of the plan")
+    return ", ".join(money + share)
+
+
+def _bounds_text(lo: float, hi: float, fmt: str, exact_suffix: str) -> list[str]:
+    """'= v' for an exact bound (with `exact_suffix`), else '>= lo' and/or '<= hi'."""
     if math.isfinite(lo) and lo == hi:
-        parts.append(f"= {lo:,.0f}")
-    else:
-        if math.isfinite(lo):
-            parts.append(f">= {lo:,.0f}")
-        if math.isfinite(hi):
-            parts.append(f"<= {hi:,.0f}")
-    slo, shi = row["budget_share_min"], row["budget_share_max"]
-    if math.isfinite(slo) and slo == shi:
-        parts.append(f"= {slo:.0%} of the plan")
-    else:
-        if math.isfinite(slo):
-            parts.append(f">= {slo:.0%}")
-        if math.isfinite(shi):
-            parts.append(f"<= {shi:.0%}")
-    return ", ".join(parts)
+        return [f"= {fmt.format(lo)}{exact_suffix}"]
+    return ([f">= {fmt.format(lo)}"] if math.isfinite(lo) else []) + \
+        ([f"<= {fmt.format(hi)}"] if math.isfinite(hi) else [])
 
 
 def format_cell(value: float, unit: str) -> str:
